@@ -1,0 +1,1 @@
+"""Layer classes, one family per module."""

@@ -1,0 +1,3 @@
+"""(filled by the layers issue)."""
+
+__all__: list[str] = []
