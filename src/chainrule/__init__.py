@@ -113,6 +113,29 @@ bool = bool_  # noqa: A001
 
 __version__ = "0.1.0"
 
+# Sub-packages and names that pull in more code are loaded on first use (PEP 562), so
+# ``import chainrule`` stays fast and optional dependencies are never imported eagerly.
+_LAZY_MODULES = {"optim", "data", "io", "callbacks", "models", "training", "tune", "metrics"}
+_LAZY_NAMES = {
+    "save": ("chainrule.io", "save"),
+    "load": ("chainrule.io", "load"),
+    "summary": ("chainrule.summary", "summary"),
+    "Input": ("chainrule.models.functional", "Input"),
+    "Model": ("chainrule.models.functional", "Model"),
+    "recommend": ("chainrule.models.recommend", "recommend"),
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"chainrule.{name}")
+    if name in _LAZY_NAMES:
+        mod, attr = _LAZY_NAMES[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
 __all__ = [
     "Function",
     "Generator",

@@ -391,6 +391,32 @@ class Module:
                 t.data[...] = arr
         return IncompatibleKeys(missing, unexpected)
 
+    # ---- Keras-style training (chainrule.training builds these on the public pieces) ----
+    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None,
+                **kwargs: Any) -> None:
+        """Attach an optimizer, a loss and metrics for :meth:`fit` (Keras's ``compile``)."""
+        from chainrule.training.trainer import compile_model
+
+        compile_model(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
+        """Train with mini-batch gradient descent; returns a ``History`` (Keras's ``fit``)."""
+        from chainrule.training.trainer import fit
+
+        return fit(self, x, y, **kwargs)
+
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
+        """Loss and metrics on data, in eval mode and without gradients."""
+        from chainrule.training.trainer import evaluate
+
+        return evaluate(self, x, y, **kwargs)
+
+    def predict(self, x: Any, **kwargs: Any) -> Any:
+        """Model outputs for ``x`` as NumPy arrays, batch by batch, in eval mode."""
+        from chainrule.training.trainer import predict
+
+        return predict(self, x, **kwargs)
+
     # ---- repr ----
     def extra_repr(self) -> str:
         return ""
