@@ -1,0 +1,229 @@
+"""Shared timing helpers for the chainrule-vs-PyTorch benchmarks in ``bench/``.
+
+Import this module *first* in a benchmark script: it pins the BLAS/OpenMP thread pools and
+torch's intra-op pool to the same count (2 by default, ``BENCH_THREADS`` overrides) before
+NumPy does any work, so both frameworks run on equal footing.
+
+Method (after tinygrad's ``external_test_speed_v_torch.py`` and ``timeit``):
+
+- each case is a pair of zero-argument callables, one per framework, doing the same work;
+- both are warmed up (``warmup`` calls, discarded);
+- ``repeat`` rounds alternate chainrule and PyTorch (so drift on a shared machine hits both),
+  each round timing ``number`` back-to-back calls with ``time.perf_counter``;
+- reported per call: the median over rounds, the minimum, and the spread (interquartile
+  range / median); the ratio column is chainrule's median over PyTorch's (> 1: slower).
+
+No timing asserts anywhere: these are measurements to read, not tests.
+
+Example::
+
+    from _common import Case, run_cases, print_table, write_results
+    results = run_cases([Case("add", lambda: a + b, lambda: ta + tb)])
+    print_table(results, "engine")
+    write_results("engine", results)
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(THREADS)
+try:  # also cap pools NumPy already started (no-op when the env vars took effect)
+    from threadpoolctl import threadpool_limits  # noqa: E402
+
+    threadpool_limits(THREADS)
+except ImportError:  # pragma: no cover
+    pass
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+__all__ = [
+    "Case",
+    "RESULTS_DIR",
+    "Result",
+    "THREADS",
+    "environment",
+    "print_table",
+    "run_cases",
+    "time_pair",
+    "write_results",
+]
+
+
+@dataclass
+class Case:
+    """One benchmark: the same work in chainrule (``ours``) and PyTorch (``torch``)."""
+
+    name: str
+    ours: Callable[[], Any]
+    torch: Callable[[], Any]
+    number: int | None = None  # calls per round; None: calibrated to ~``round_s`` seconds
+
+
+@dataclass
+class Result:
+    """Per-call timings in microseconds."""
+
+    name: str
+    ours_median_us: float
+    ours_min_us: float
+    ours_spread: float
+    torch_median_us: float
+    torch_min_us: float
+    torch_spread: float
+    number: int
+    repeat: int
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_median_us / self.torch_median_us
+
+
+def _round(fn: Callable[[], Any], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def _calibrate(fn: Callable[[], Any], round_s: float) -> int:
+    number = 1
+    while True:
+        t = _round(fn, number) * number
+        if t >= round_s / 4 or number >= 1 << 20:
+            return max(1, int(number * round_s / max(t, 1e-9)))
+        number *= 4
+
+
+def _spread(xs: Sequence[float]) -> float:
+    if len(xs) < 4:
+        return (max(xs) - min(xs)) / statistics.median(xs)
+    q = statistics.quantiles(xs, n=4)
+    return (q[2] - q[0]) / statistics.median(xs)
+
+
+def time_pair(
+    ours: Callable[[], Any],
+    theirs: Callable[[], Any],
+    *,
+    repeat: int = 15,
+    number: int | None = None,
+    warmup: int = 3,
+    round_s: float = 0.05,
+    name: str = "",
+) -> Result:
+    """Time two callables alternately; see the module docstring for the method."""
+    for _ in range(warmup):
+        ours()
+        theirs()
+    if number is None:
+        number = max(_calibrate(ours, round_s), 1)
+        number = min(number, max(_calibrate(theirs, round_s), 1) * 4)
+    a: list[float] = []
+    b: list[float] = []
+    for r in range(repeat):  # alternate, and alternate who goes first
+        if r % 2:
+            b.append(_round(theirs, number))
+            a.append(_round(ours, number))
+        else:
+            a.append(_round(ours, number))
+            b.append(_round(theirs, number))
+    us = 1e6
+    return Result(
+        name=name,
+        ours_median_us=statistics.median(a) * us,
+        ours_min_us=min(a) * us,
+        ours_spread=_spread(a),
+        torch_median_us=statistics.median(b) * us,
+        torch_min_us=min(b) * us,
+        torch_spread=_spread(b),
+        number=number,
+        repeat=repeat,
+    )
+
+
+def run_cases(cases: Iterable[Case], *, repeat: int = 15, warmup: int = 3) -> list[Result]:
+    """Run :func:`time_pair` on every case, printing a line as each finishes."""
+    out = []
+    for c in cases:
+        r = time_pair(c.ours, c.torch, repeat=repeat, number=c.number, warmup=warmup, name=c.name)
+        line = f"  {c.name:<34} {r.ours_median_us:10.1f} us {r.torch_median_us:10.1f} us"
+        print(line, flush=True)
+        out.append(r)
+    return out
+
+
+def _fmt_us(x: float) -> str:
+    return f"{x:,.1f}" if x < 1e4 else f"{x:,.0f}"
+
+
+def table_lines(results: Sequence[Result], title: str) -> list[str]:
+    """A Markdown table: median (spread) per framework and the ratio."""
+    lines = [
+        f"### {title}",
+        "",
+        "| case | chainrule median us (IQR/med) | PyTorch median us (IQR/med) | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {_fmt_us(r.ours_median_us)} ({r.ours_spread:.0%}) | "
+            f"{_fmt_us(r.torch_median_us)} ({r.torch_spread:.0%}) | {r.ratio:.2f}x |"
+        )
+    return lines
+
+
+def print_table(results: Sequence[Result], title: str) -> None:
+    print()
+    print("\n".join(table_lines(results, title)))
+    print()
+
+
+def environment() -> dict[str, Any]:
+    """Versions and thread settings, stored with every result file."""
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "threads": THREADS,
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def write_results(name: str, results: Sequence[Result], title: str | None = None) -> Path:
+    """Write ``bench/results/<name>.json`` and ``.md`` (git-ignored); returns the JSON path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {
+        "environment": environment(),
+        "results": [dict(asdict(r), ratio=r.ratio) for r in results],
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    env = data["environment"]
+    md = table_lines(results, title or name) + [
+        "",
+        f"numpy {env['numpy']}, torch {env['torch']}, {env['threads']} threads, {env['time']}",
+        "",
+    ]
+    (RESULTS_DIR / f"{name}.md").write_text("\n".join(md))
+    return path
