@@ -222,7 +222,7 @@ def _build(sample: SampleInput, dtype: Any, requires_grad: bool):
     cr_leaves, t_leaves = [], []
     for i, x in enumerate(leaves):
         c = cr.Tensor(x, requires_grad=i in diff)  # no copy: keeps the memory layout
-        t = torch.from_numpy(np.ascontiguousarray(x).copy())
+        t = torch.from_numpy(np.array(x, order="C"))  # (ascontiguousarray makes 0-d 1-d)
         t.requires_grad_(i in diff)
         cr_leaves.append(c)
         t_leaves.append(t)
@@ -364,6 +364,8 @@ def op_params(
         seen: set[str] = set()
         for s in op.samples():
             if gradcheck and not s.gradcheck:
+                continue
+            if grad and not s.diff_leaves():
                 continue
             if s.name in seen:
                 raise ValueError(f"OpInfo {op.name!r}: two samples named {s.name!r}")
