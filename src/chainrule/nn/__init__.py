@@ -9,6 +9,7 @@ from chainrule.nn.modules.dropout import *  # noqa: F403
 from chainrule.nn.modules.embedding import *  # noqa: F403
 from chainrule.nn.modules.linear import Flatten, Identity, Linear
 from chainrule.nn.modules.loss import *  # noqa: F403
+from chainrule.nn.modules.merge import *  # noqa: F403
 from chainrule.nn.modules.normalization import *  # noqa: F403
 from chainrule.nn.modules.pooling import *  # noqa: F403
 from chainrule.nn.modules.recurrent import *  # noqa: F403

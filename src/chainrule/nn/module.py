@@ -66,6 +66,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and type(args[0]) is not Tensor and _is_symbolic(args[0]):
+            # Functional API: a call on chainrule.Input(...) records a graph node instead.
+            from chainrule.models.functional import record_call
+
+            return record_call(self, args, kwargs)
         if self._forward_pre_hooks:
             for hook in self._forward_pre_hooks:
                 r = hook(self, args)
@@ -439,6 +444,13 @@ class Module:
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of parameter elements (only trainable ones if asked)."""
         return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+def _is_symbolic(a: Any) -> bool:
+    """A symbolic tensor of the functional API, or a list/tuple starting with one."""
+    if type(a) is list or type(a) is tuple:
+        return bool(a) and getattr(a[0], "_chainrule_symbolic", False)
+    return getattr(a, "_chainrule_symbolic", False)
 
 
 def _check_name(name: str, module: Module, kind: str) -> None:
