@@ -23,8 +23,8 @@ The API (stable; add optional fields only):
 ``SampleInput(name, *args, **kwargs)``
     One call of the op. Positional ``args`` are passed to both the chainrule op and the torch
     reference after conversion: a NumPy array becomes a tensor (``cr.tensor`` / ``torch``),
-    a list or tuple *of arrays* becomes a list of tensors (``cat``, ``stack``), anything else
-    (ints, tuples of ints, slices, index tuples) is passed as is. The arrays are the *leaves*,
+    a *list* of arrays becomes a list of tensors (``cat``, ``stack``), anything else (ints,
+    tuples, slices, index tuples holding arrays) is passed as is. The arrays are the *leaves*,
     numbered in order of appearance. Sample generators make floating leaves float64; the
     checks copy them to the dtype under test, keeping a transposed (non-contiguous) layout
     (see :func:`noncontiguous`). Other keywords are the op's kwargs, except these reserved
@@ -184,7 +184,7 @@ class OpInfo:
 
 # ---- helpers ----
 def _is_array_list(a: Any) -> bool:
-    return isinstance(a, (list, tuple)) and bool(a) and all(isinstance(x, np.ndarray) for x in a)
+    return isinstance(a, list) and bool(a) and all(isinstance(x, np.ndarray) for x in a)
 
 
 def noncontiguous(a: np.ndarray) -> np.ndarray:
@@ -268,8 +268,8 @@ def check_forward(op: OpInfo, sample: SampleInput, dtype: Any) -> None:
         assert o.dtype == np.dtype(_TORCH_TO_NP[t.dtype]), (
             f"{what}: dtype {o.dtype} != torch {t.dtype}"
         )
-        if o.dtype.kind == "f":
-            assert_close(o, t, dtype, what, **op.tol(dtype))
+        if o.dtype.kind == "f":  # tolerance of the output's dtype (int inputs give float32)
+            assert_close(o, t, o.dtype, what, **op.tol(o.dtype))
         else:
             assert o.shape == tuple(t.shape), f"{what}: shape {o.shape} != {tuple(t.shape)}"
             np.testing.assert_array_equal(np.asarray(o.data), t.numpy(), err_msg=what)

@@ -76,7 +76,12 @@ class Function:
             ctx.needs_input_grad = tuple(needs)
         else:
             ctx.needs_input_grad = (False,) * len(needs)
-        out = cls.forward(ctx, *arrays, **kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except ValueError as e:  # NumPy's broadcast error names neither the op nor the fix
+            if "could not be broadcast" not in str(e):
+                raise
+            raise ValueError(f"{cls.__name__.lower()}: {e}") from None
         if record and out.dtype.kind == "f":  # integer and bool results carry no gradient
             ctx.parents = args
             return Tensor._make(out, True, ctx)

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule.autograd.function import Function
-from chainrule.backend import get_array_module
+from chainrule.backend import errstate, get_array_module
 from chainrule.ops._broadcast import sum_to_shape
 from chainrule.tensor import Tensor
 
@@ -175,7 +175,8 @@ class PowScalar(Function):
         ctx.p = p
         if p == 2:
             return x * x
-        return x**p
+        with errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return x**p  # (-1) ** 0.5 = nan and 0 ** -1 = inf, silently, as PyTorch
 
     @staticmethod
     def backward(ctx, gz):
@@ -185,15 +186,18 @@ class PowScalar(Function):
             return (gz * (2 * x), None)
         if p == 0:
             return (gz * 0, None)
-        return (gz * (p * x ** (p - 1)), None)
+        with errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return (gz * (p * x ** (p - 1)), None)  # inf at x = 0 for p < 1, as PyTorch
 
 
 class Pow(Function):
-    r"""z = x^y;  ∂z/∂x = y x^{y−1},  ∂z/∂y = x^y ln x (taken as 0 where x = 0, as PyTorch)."""
+    r"""z = x^y;  ∂z/∂x = y x^{y−1} (0 where y = 0),  ∂z/∂y = x^y ln x (0 where x = 0 and
+    y ≥ 0), PyTorch's conventions at the points where the formulas give 0 · ∞."""
 
     @staticmethod
     def forward(ctx, x, y):
-        z = x**y
+        with errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = x**y
         ctx.save_for_backward(x, y, z)
         return z
 
@@ -203,12 +207,12 @@ class Pow(Function):
         xp = get_array_module(gz)
         nx, ny = ctx.needs_input_grad
         gx = gy = None
-        if nx:
-            gx = sum_to_shape(gz * y * x ** (y - 1), _shape(x))
-        if ny:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lnx = xp.where(x == 0, 0, xp.log(xp.where(x == 0, 1, x)))
-            gy = sum_to_shape(gz * z * lnx, _shape(y))
+        with errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if nx:
+                gx = sum_to_shape(gz * xp.where(y == 0, 0, y * x ** (y - 1)), _shape(x))
+            if ny:
+                dz = xp.where((x == 0) & (y >= 0), 0, z * xp.log(x))
+                gy = sum_to_shape(gz * dz, _shape(y))
         return gx, gy
 
 

@@ -175,7 +175,9 @@ class Sigmoid(Function):
 class ReLU(Function):
     r"""y = max(0, x);  ∂y/∂x = 1 if x > 0 else 0 (0 at x = 0, as PyTorch).
 
-    NaN propagates (``relu(nan) = nan``), as in PyTorch.
+    NaN propagates (``relu(nan) = nan``) and, as in PyTorch, the gradient passes through a
+    NaN (only ``y <= 0`` blocks it); a blocked position gets exactly 0 even when the upstream
+    gradient there is inf or NaN.
     """
 
     @staticmethod
@@ -188,7 +190,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return (gy * (y > 0),)
+        return (get_array_module(gy).where(y <= 0, 0, gy),)
 
 
 class Sign(Function):
@@ -201,6 +203,45 @@ class Sign(Function):
     @staticmethod
     def backward(ctx, gy):
         return (gy * 0,)
+
+
+class ClipTensor(Function):
+    r"""y = min(max(x, lo), hi) with tensor bounds (broadcasting; either may be ``None``).
+
+    PyTorch's rule: x gets the gradient where lo ≤ x ≤ hi (bounds included); lo gets it where
+    x < lo (and lo < hi); hi where x > hi (or hi < lo, where the output is hi everywhere).
+    """
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x, lo, hi)
+        y = x
+        if lo is not None:
+            y = xp.maximum(y, lo)
+        if hi is not None:
+            y = xp.minimum(y, hi)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, lo, hi = ctx.saved_tensors
+        xp = get_array_module(gy)
+        nx, nlo, nhi = ctx.needs_input_grad
+        keep = True
+        if lo is not None:
+            keep = x >= lo
+        if hi is not None:
+            keep = keep & (x <= hi)
+        gx = sum_to_shape(xp.where(keep, gy, 0), x.shape) if nx else None
+        glo = ghi = None
+        if nlo:
+            m = x < lo if hi is None else (x < lo) & (lo < hi)
+            glo = sum_to_shape(xp.where(m, gy, 0), lo.shape)
+        if nhi:
+            m = x > hi if lo is None else (x > hi) | (hi < lo)
+            ghi = sum_to_shape(xp.where(m, gy, 0), hi.shape)
+        return gx, glo, ghi
 
 
 class Clip(Function):
@@ -269,7 +310,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, gz):
         x, y = ctx.saved_tensors
-        return _select_grads(ctx, gz, x, y, x > y)
+        return _select_grads(ctx, gz, x, y, x < y, x > y)
 
 
 class Minimum(Function):
@@ -284,16 +325,19 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, gz):
         x, y = ctx.saved_tensors
-        return _select_grads(ctx, gz, x, y, x < y)
+        return _select_grads(ctx, gz, x, y, x > y, x < y)
 
 
-def _select_grads(ctx: Any, gz: Any, x: Any, y: Any, x_wins: Any) -> tuple[Any, Any]:
-    tie = x == y
-    half = gz * 0.5
+def _select_grads(
+    ctx: Any, gz: Any, x: Any, y: Any, x_loses: Any, y_loses: Any
+) -> tuple[Any, Any]:
+    """PyTorch's rule: half the gradient to each input at a tie, none to the loser. With a
+    NaN neither input loses (every comparison is false), so both get the full gradient."""
     xp = get_array_module(gz)
+    half = xp.where(x == y, gz * 0.5, gz)
     nx, ny = ctx.needs_input_grad
-    gx = sum_to_shape(xp.where(tie, half, gz * x_wins), x.shape) if nx else None
-    gy = sum_to_shape(xp.where(tie, half, gz * ~(x_wins | tie)), y.shape) if ny else None
+    gx = sum_to_shape(xp.where(x_loses, 0, half), x.shape) if nx else None
+    gy = sum_to_shape(xp.where(y_loses, 0, half), y.shape) if ny else None
     return gx, gy
 
 
@@ -389,12 +433,14 @@ def clip(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
+        lo = hi = None
         if min is not None:
-            out = maximum(out, min)
+            input, lo = _two_tensors(input, min, "clip")
         if max is not None:
-            out = minimum(out, max)
-        return out
+            input, hi = _two_tensors(input, max, "clip")
+            if lo is not None and lo.data.dtype != input.data.dtype:
+                lo = cast(lo, input.data.dtype)
+        return ClipTensor.apply(input, lo, hi)
     if input.data.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         input = cast(input, dtypes.get_default_dtype())
     return Clip.apply(input, min, max)
@@ -430,7 +476,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     if cond.dtype != dtypes.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input = Tensor(xp.asarray(input))
+        input = Tensor(input)  # torch's inference: a Python float gives the default dtype
     a, b = binary_operands(input, other, "where")
     return Where.apply(cond, a, b)
 

@@ -14,7 +14,7 @@ from chainrule import dtypes
 from chainrule.autograd.function import Function
 from chainrule.backend import errstate, get_array_module
 from chainrule.ops._broadcast import normalize_axes, reduce_args
-from chainrule.ops.elementwise import _floating, _tensor, cast, sqrt
+from chainrule.ops.elementwise import _floating, _tensor, cast
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -106,20 +106,32 @@ class AMax(Function):
             return (g * mask) / count, None, None, None
 
 
+def _centered(x: Any, axes: tuple[int, ...] | None, correction: float) -> tuple[Any, Any, float]:
+    """(x − x̄, Σ (x − x̄)² / (n − c) with the reduced axes kept, n − c clamped at 0)."""
+    n = _count(x.shape, axes)
+    d = x - x.mean(axis=axes, keepdims=True)
+    denom = builtins.max(n - correction, 0)
+    with errstate(invalid="ignore", divide="ignore"):
+        v = (d * d).sum(axis=axes, keepdims=True) / denom
+    return d, v, denom
+
+
+def _squeeze(y: Any, axes: tuple[int, ...] | None, keepdim: bool) -> Any:
+    if keepdim:
+        return y
+    return get_array_module(y).squeeze(y, axis=axes)
+
+
 class Var(Function):
     r"""y = Σ_i (x_i − x̄)² / (n − c) with correction c (1: unbiased, as PyTorch's default);
     ∂y/∂x_i = 2 (x_i − x̄) / (n − c)."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        n = _count(x.shape, axes)
-        d = x - x.mean(axis=axes, keepdims=True)
-        denom = builtins.max(n - correction, 0)
-        with errstate(invalid="ignore", divide="ignore"):
-            y = (d * d).sum(axis=axes, keepdims=keepdim) / denom
+        d, v, denom = _centered(x, axes, correction)
         ctx.save_for_backward(d)
         ctx.info = (axes, keepdim, denom)
-        return y
+        return _squeeze(v, axes, keepdim)
 
     @staticmethod
     def backward(ctx, gy):
@@ -128,6 +140,35 @@ class Var(Function):
         g = _expand_back(gy, axes, keepdim, d.ndim)
         with errstate(invalid="ignore", divide="ignore"):
             return g * (2 / denom) * d if denom else g * d * float("nan"), None, None, None
+
+
+class Std(Function):
+    r"""y = √var(x);  ∂y/∂x_i = (x_i − x̄) / ((n − c) y), taken as 0 where y = 0 (all
+    elements equal), as PyTorch: a constant input has a zero gradient, not NaN.
+
+    One node rather than ``sqrt(var(x))``: the chain rule through sqrt gives ∞ · 0 = NaN at
+    a constant input.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        xp = get_array_module(x)
+        d, v, denom = _centered(x, axes, correction)
+        with errstate(invalid="ignore"):
+            y = xp.sqrt(v)
+        ctx.save_for_backward(d, y)
+        ctx.info = (axes, keepdim, denom)
+        return _squeeze(y, axes, keepdim)
+
+    @staticmethod
+    def backward(ctx, gy):
+        d, y = ctx.saved_tensors
+        axes, keepdim, denom = ctx.info
+        xp = get_array_module(gy)
+        g = _expand_back(gy, axes, keepdim, d.ndim)
+        with errstate(invalid="ignore", divide="ignore"):
+            gs = xp.where(y == 0, 0, g / (y * denom)) if denom else g / y * float("nan")
+            return gs * d, None, None, None
 
 
 class LogSumExp(Function):
@@ -286,18 +327,17 @@ def std(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    r"""Standard deviation :math:`\sqrt{\mathrm{var}}`, unbiased by default."""
-    return sqrt(
-        var(
-            input,
-            dim,
-            keepdim,
-            correction=correction,
-            unbiased=unbiased,
-            axis=axis,
-            keepdims=keepdims,
-        )
-    )
+    r"""Standard deviation :math:`\sqrt{\mathrm{var}}`, unbiased by default; the gradient of a
+    constant input is 0, as PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0, 3.0]).std()
+        tensor(1.)
+    """
+    input = _floating(input, "std")
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "std")
+    return Std.apply(input, axes, keepdim, _correction(correction, unbiased))
 
 
 def logsumexp(

@@ -375,8 +375,33 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    """The slice ``start:start+length`` along ``dim``."""
-    d = normalize_dim(dim, input.data.ndim, "narrow")
+    """The slice ``start:start+length`` along ``dim`` (a negative ``start`` counts from the
+    end, as ``torch.narrow``).
+
+    Raises:
+        IndexError: ``dim`` or ``start`` is out of range.
+        ValueError: ``length`` is negative or runs past the end of the dimension.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.narrow(cr.arange(5), 0, -3, 2).tolist()
+        [2, 3]
+    """
+    input = _tensor(input, "narrow")
+    shape = input.data.shape
+    d = normalize_dim(dim, len(shape), "narrow")
+    n = shape[d]
+    if not -n <= start <= n:
+        raise IndexError(
+            f"narrow: start {start} is out of range for dimension {d} of size {n} "
+            f"(tensor of shape {shape})"
+        )
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise ValueError(
+            f"narrow: start ({start}) + length ({length}) must lie within dimension {d} of "
+            f"size {n} (tensor of shape {shape}); length must be non-negative"
+        )
     return Narrow.apply(input, d, start, start + length)
 
 
