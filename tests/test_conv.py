@@ -1,0 +1,256 @@
+"""Convolution ops and layers against PyTorch (float32, float64) and finite differences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from harness import assert_close, module_gradcheck, module_parity
+from op_db_conv import OPS, spec_pads
+from opinfo import check_error, check_forward, check_gradcheck, check_vjp, error_params, op_params
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op, sample", op_params(OPS))
+def test_forward(op, sample, dtype):
+    check_forward(op, sample, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op, sample", op_params(OPS, grad=True))
+def test_vjp(op, sample, dtype):
+    check_vjp(op, sample, dtype)
+
+
+@pytest.mark.parametrize("op, sample", op_params(OPS, grad=True, gradcheck=True))
+def test_gradcheck(op, sample):
+    check_gradcheck(op, sample)
+
+
+@pytest.mark.parametrize("op, error", error_params(OPS))
+def test_errors(op, error):
+    check_error(op, error)
+
+
+# ---- layers ----
+# (id, chainrule constructor, torch constructor, kwargs, input shape): fresh modules per test
+MODULES = [
+    ("Conv2d", "Conv2d", (3, 4, 3), {"padding": 1}, (2, 3, 5, 6)),
+    (
+        "Conv2d_s2_groups_nobias",
+        "Conv2d",
+        (4, 6, (3, 2)),
+        {"stride": 2, "groups": 2, "bias": False},
+        (2, 4, 7, 6),
+    ),
+    (
+        "Conv2d_reflect_dil",
+        "Conv2d",
+        (2, 3, 3),
+        {"padding": 2, "dilation": 2, "padding_mode": "reflect"},
+        (1, 2, 6, 5),
+    ),
+    (
+        "Conv2d_same_circular",
+        "Conv2d",
+        (2, 3, 4),
+        {"padding": "same", "padding_mode": "circular"},
+        (2, 2, 5, 5),
+    ),
+    ("Conv1d", "Conv1d", (3, 4, 3), {"stride": 2, "padding": 1}, (2, 3, 9)),
+    (
+        "Conv1d_replicate",
+        "Conv1d",
+        (2, 2, 2),
+        {"padding": 1, "padding_mode": "replicate"},
+        (2, 2, 5),
+    ),
+    ("ConvTranspose2d", "ConvTranspose2d", (3, 2, 4), {"stride": 2, "padding": 1}, (2, 3, 3, 4)),
+    (
+        "ConvTranspose2d_outpad_groups",
+        "ConvTranspose2d",
+        (4, 2, 3),
+        {"stride": 2, "output_padding": 1, "groups": 2},
+        (1, 4, 3, 3),
+    ),
+    (
+        "ConvTranspose1d",
+        "ConvTranspose1d",
+        (2, 3, 3),
+        {"stride": 3, "padding": 1, "output_padding": 2, "dilation": 2},
+        (2, 2, 4),
+    ),
+]
+MODULE_IDS = [m[0] for m in MODULES]
+
+
+def _pair(cls, args, kwargs):
+    return getattr(cr.nn, cls)(*args, **kwargs), getattr(torch.nn, cls)(*args, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name, cls, args, kwargs, shape", MODULES, ids=MODULE_IDS)
+def test_module_parity(name, cls, args, kwargs, shape, dtype):
+    x = np.random.default_rng(0).standard_normal(shape)
+    module_parity(*_pair(cls, args, kwargs), [x], dtype=dtype)
+
+
+@pytest.mark.parametrize("name, cls, args, kwargs, shape", MODULES, ids=MODULE_IDS)
+def test_module_gradcheck(name, cls, args, kwargs, shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    module_gradcheck(getattr(cr.nn, cls)(*args, **kwargs), [x])
+
+
+def test_first_layer_skips_input_gradient():
+    """An input that does not require grad gets none, and the weight gradient still matches."""
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6))
+    module_parity(
+        cr.nn.Conv2d(1, 3, 3, padding=1), torch.nn.Conv2d(1, 3, 3, padding=1), [x], input_grad=False
+    )
+
+
+def test_default_init_matches_pytorch_bounds():
+    conv = cr.nn.Conv2d(16, 64, 3)
+    fan_in = 16 * 9
+    bound = 1 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) bound = 1/sqrt(fan_in)
+    w = conv.weight.numpy()
+    assert np.abs(w).max() <= bound
+    assert np.abs(w).max() > 0.98 * bound
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound
+    assert np.abs(conv.bias.numpy()).max() <= bound
+    t = cr.nn.ConvTranspose2d(8, 4, 3)  # fan_in from weight.shape[1] = out/groups, as torch
+    assert np.abs(t.weight.numpy()).max() <= 1 / math.sqrt(4 * 9)
+
+
+def test_parameter_shapes_and_state_dict_keys():
+    c = cr.nn.Conv2d(6, 4, (3, 5), groups=2)
+    tc = torch.nn.Conv2d(6, 4, (3, 5), groups=2)
+    assert c.weight.shape == tuple(tc.weight.shape)
+    assert list(c.state_dict()) == list(tc.state_dict())
+    t = cr.nn.ConvTranspose2d(6, 4, 3, groups=2)
+    tt = torch.nn.ConvTranspose2d(6, 4, 3, groups=2)
+    assert t.weight.shape == tuple(tt.weight.shape)
+
+
+def test_repr():
+    assert repr(cr.nn.Conv2d(1, 6, 5, padding=2)) == repr(torch.nn.Conv2d(1, 6, 5, padding=2))
+    assert repr(cr.nn.Conv2d(2, 4, 3, stride=2, groups=2, bias=False)) == repr(
+        torch.nn.Conv2d(2, 4, 3, stride=2, groups=2, bias=False)
+    )
+    assert repr(cr.nn.ConvTranspose2d(3, 2, 4, stride=2, output_padding=1)) == repr(
+        torch.nn.ConvTranspose2d(3, 2, 4, stride=2, output_padding=1)
+    )
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 28])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_padding_modes_give_the_three_convolution_types(n, stride, dilation, k):
+    """'same' gives ceil(n/stride) for every stride and dilation; 'valid' is smaller than the
+    input and 'full' larger (stride 1); conv_output_shape agrees with the layer."""
+    x = cr.zeros(1, 1, n, n + 1)
+    w = cr.zeros(1, 1, k, k)
+    span = dilation * (k - 1) + 1
+    same = cr.nn.functional.conv2d(x, w, stride=stride, dilation=dilation, padding="same")
+    assert same.shape[2:] == (math.ceil(n / stride), math.ceil((n + 1) / stride))
+    for mode in ("valid", "full", "same", 1):
+        if mode == "valid" and span > n:
+            continue
+        y = cr.nn.functional.conv2d(x, w, stride=stride, dilation=dilation, padding=mode)
+        expect = cr.nn.conv_output_shape((n, n + 1), k, stride, mode, dilation)
+        assert y.shape[2:] == expect
+        if stride == 1 and span > 1:
+            if mode == "valid":
+                assert y.shape[2] < n
+            if mode == "full":
+                assert y.shape[2] > n
+
+
+def test_same_with_stride1_equals_pytorch_same():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 4, 3)).astype(np.float32)
+    ours = cr.nn.functional.conv2d(cr.tensor(x), cr.tensor(w), padding="same", dilation=2)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding="same", dilation=2)
+    assert_close(ours, ref)
+
+
+@pytest.mark.parametrize(
+    "i, k, s, p, d, op",
+    [(7, 3, 2, 1, 1, 1), (5, 4, 3, 0, 2, 2), (1, 1, 1, 0, 1, 0), (6, 2, 2, 2, 3, 0)],
+)
+def test_conv_output_shape_transposed_matches_pytorch(i, k, s, p, d, op):
+    y = torch.nn.functional.conv_transpose1d(
+        torch.zeros(1, 1, i),
+        torch.zeros(1, 1, k),
+        stride=s,
+        padding=p,
+        dilation=d,
+        output_padding=op,
+    )
+    got = cr.nn.conv_output_shape(i, k, s, p, d, transposed=True, output_padding=op)
+    assert got == y.shape[-1]
+
+
+@pytest.mark.parametrize("i, k, s, p, d", [(28, 5, 1, 2, 1), (14, 3, 2, 0, 2), (9, 4, 3, 3, 1)])
+def test_conv_output_shape_matches_pytorch(i, k, s, p, d):
+    y = torch.nn.functional.conv2d(
+        torch.zeros(1, 1, i, i + 2), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d
+    )
+    assert cr.nn.conv_output_shape((i, i + 2), k, s, p, d) == tuple(y.shape[2:])
+
+
+def test_conv_transpose_output_size_argument():
+    rng = np.random.default_rng(0)
+    m = cr.nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1)
+    tm = torch.nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    y = m(cr.tensor(x), output_size=(8, 8))
+    ty = tm(torch.tensor(x), output_size=(8, 8))
+    assert_close(y, ty)
+    with pytest.raises(ValueError, match="not reachable"):
+        m(cr.tensor(x), output_size=(10, 10))
+
+
+def test_layer_errors_name_the_layer():
+    conv = cr.nn.Conv2d(3, 8, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 8.*expected input with 3 channels.*got 1"):
+        conv(cr.zeros(1, 1, 8, 8))
+    for shape in ((3, 8, 8), (1, 3, 8, 8, 2)):
+        with pytest.raises(ValueError, match="NCHW rank 4"):
+            conv(cr.zeros(*shape))
+    with pytest.raises(ValueError, match="output size would be"):
+        conv(cr.zeros(1, 3, 2, 8))
+    with pytest.raises(ValueError, match="'valid', 'same', 'full'"):
+        cr.nn.Conv2d(3, 8, 3, padding="sme")
+    with pytest.raises(ValueError, match="divisible by groups"):
+        cr.nn.Conv2d(3, 8, 3, groups=2)
+    with pytest.raises(ValueError, match="zeros"):
+        cr.nn.ConvTranspose2d(3, 8, 3, padding_mode="reflect")
+    with pytest.raises(TypeError, match="dtype"):
+        conv(cr.zeros(1, 3, 8, 8, dtype="float64"))
+
+
+def test_spec_pads_helper_is_the_keras_rule():
+    """The test's own 'same' rule against the documented Keras numbers."""
+    assert spec_pads("same", (5,), (3,), 2, 1) == [(1, 1)]
+    assert spec_pads("same", (6,), (3,), 2, 1) == [(0, 1)]  # odd total: extra cell at the end
+    assert spec_pads("same", (7,), (4,), 1, 1) == [(1, 2)]
+
+
+def test_output_layout_is_a_view_without_transpose_copy():
+    """Note [CNHW working layout]: the output is an NCHW view of a (C, N, H, W) buffer, and
+    float32 stays float32 (no upcast)."""
+    x = cr.randn(4, 3, 8, 8)
+    y = cr.nn.Conv2d(3, 5, 3, padding=1)(x)
+    assert y.dtype == np.float32
+    arr = y.data
+    assert arr.transpose(1, 0, 2, 3).flags.c_contiguous
