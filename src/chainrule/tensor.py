@@ -129,8 +129,20 @@ class Tensor:
         self._retains_grad = True
 
     def register_hook(self, hook: Callable[[Any], Any]) -> None:
-        """Call ``hook(grad_array)`` when this leaf's gradient is computed; it may return a
-        replacement array."""
+        """Call ``hook(grad_array)`` each time the gradient with respect to this tensor is
+        computed; it may return a replacement array. On a leaf the (replaced) gradient is
+        what accumulates into ``.grad``; on an intermediate tensor it is what flows on to
+        the tensor's inputs (and into ``.grad`` with :meth:`retain_grad`), as in PyTorch.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * 3
+            >>> y.register_hook(lambda g: g * 0)
+            >>> (y * y).sum().backward()
+            >>> x.grad
+            tensor([0., 0.])
+        """
         if self._grad_hooks is None:
             self._grad_hooks = []
         self._grad_hooks.append(hook)
@@ -148,6 +160,12 @@ class Tensor:
         """
         from chainrule.autograd.engine import backward
 
+        if not dtypes.is_floating(self.data.dtype):
+            raise RuntimeError(
+                f"backward: cannot differentiate a tensor of dtype {self.data.dtype}; only "
+                "floating tensors carry gradients (integer and bool results of argmax, "
+                "comparisons or .long() are cut from the graph)"
+            )
         if not self._requires_grad:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn: "

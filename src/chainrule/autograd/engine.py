@@ -70,6 +70,11 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
             continue
         if g is None:
             continue
+        if node._grad_hooks:  # hooks on an intermediate tensor change what flows on
+            for hook in node._grad_hooks:
+                r = hook(g)
+                if r is not None:
+                    g = r
         if node._retains_grad:
             node._accumulate_grad(g.copy())
         if ctx.parents is None:
