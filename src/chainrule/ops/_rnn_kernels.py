@@ -1,0 +1,332 @@
+r"""The fused recurrences behind ``RNN``, ``LSTM`` and ``GRU``: one ``Function`` per layer and
+direction. The public functions and the shape checks live in :mod:`chainrule.ops.recurrent`.
+
+Why fused. Written with elementwise ops and ``matmul``, one LSTM step is about fifteen graph
+nodes, so a 50-step layer is ~750 nodes whose bookkeeping costs more than their arithmetic. Here
+a layer is a single node:
+
+1. the input projections of *all* steps are one GEMM, :math:`X W_{ih}^\top` on the
+   (T·B, I) matrix of inputs (they do not depend on the recurrence);
+2. ``forward`` runs the time loop (one small GEMM :math:`h_{t-1} W_{hh}^\top` per step plus the
+   gate arithmetic, in place) and saves the activated gates;
+3. ``backward`` runs backpropagation through time (BPTT): a loop over the steps in reverse that
+   carries :math:`∂C/∂h` (and :math:`∂C/∂c`) back one step with one GEMM, and stores every step's
+   :math:`δ_t = ∂C/∂z_t`; after the loop the weight gradients are each one GEMM over all steps,
+   :math:`∂C/∂W_{ih} = Σ_t δ_t x_t^\top` and :math:`∂C/∂W_{hh} = Σ_t δ_t h_{t-1}^\top`.
+   Derivative factors that do not depend on :math:`∂C/∂h` (such as :math:`σ' = a(1-a)`) are
+   computed for all steps at once, before the loop, so the loop body is a handful of calls.
+
+Notation (the notes' 002, "Backpropagation"): :math:`z` is a linear mix, :math:`a = σ(z)` an
+activation, :math:`C` the cost and :math:`δ = ∂C/∂z`. Shapes are time-major: ``x`` is (T, B, I),
+states are (B, H); rows are batch items, so :math:`z_t = x_t W_{ih}^\top + h_{t-1} W_{hh}^\top + b`.
+A reversed direction (``reverse=True``) runs the same recurrence from t = T−1 down to 0; its
+"previous" state of step t is the state of step t + 1.
+
+Functions here return one array (chainrule ops are single-output), packed along time:
+``Y[:T]`` are the outputs :math:`h_t`, ``Y[T]`` is the final state :math:`h_n` and, for the LSTM,
+``Y[T+1]`` is the final cell :math:`c_n`. The gradient arrives packed the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Function
+from chainrule.backend import errstate, get_array_module
+
+__all__ = ["GRULayer", "LSTMLayer", "RNNLayer"]
+
+
+def _sigmoid_(a: Any, xp: Any) -> Any:
+    """σ(a) = 1 / (1 + e^{−a}) in place. e^{−a} overflows to inf for a < −88 (float32), which
+    gives the exact limit 0; callers hold ``errstate(over="ignore")`` so no warning is raised.
+    (NumPy's float32 exp is about twice as fast as its tanh here, hence no tanh form.)"""
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    a += 1
+    return xp.divide(1, a, out=a)
+
+
+def _steps(T: int, reverse: bool) -> range:
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def _previous(states: Any, first: Any, reverse: bool) -> Any:
+    """The state each step starts from, stacked: [h_0, h_1, …, h_{T−1}] forward,
+    [h_2, …, h_T, h_0] (step t starts from t + 1) for a reversed direction."""
+    xp = get_array_module(states)
+    if reverse:
+        return xp.concatenate((states[1:], first[None]), axis=0)
+    return xp.concatenate((first[None], states[:-1]), axis=0)
+
+
+def _input_grads(ctx: Any, dZx: Any, x: Any, w_ih: Any) -> tuple[Any, Any, Any]:
+    r"""From the stacked input-side deltas δ (T, B, G): ∂C/∂x_t = δ_t W_ih, ∂C/∂W_ih = Σ_t δ_tᵀ x_t,
+    ∂C/∂b_ih = Σ_t Σ_batch δ_t; each is one GEMM (or sum) over all T·B rows."""
+    T, B, G = dZx.shape
+    d2 = dZx.reshape(T * B, G)
+    need = ctx.needs_input_grad
+    dx = (d2 @ w_ih).reshape(x.shape) if need[0] else None
+    dw = d2.T @ x.reshape(T * B, -1) if need[ctx.i_w_ih] else None
+    db = d2.sum(axis=0) if ctx.has_bias else None
+    return dx, dw, db
+
+
+class RNNLayer(Function):
+    r"""Elman RNN layer: :math:`z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}`,
+    :math:`h_t = σ(z_t)` with σ = tanh or ReLU.
+
+    BPTT: :math:`∂C/∂h_t = g_t + W_{hh}^\top δ_{t+1}` (:math:`g_t` the upstream gradient of the
+    output at t, plus that of :math:`h_n` at the last step), :math:`δ_t = ∂C/∂h_t ⊙ σ'(z_t)` with
+    :math:`σ' = 1 - h_t^2` (tanh) or :math:`[h_t > 0]` (ReLU), :math:`∂C/∂h_0 = W_{hh}^\top δ_1`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+        xp = get_array_module(x)
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        Y = xp.empty((T + 1, B, H), dtype=x.dtype)
+        Z = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, H)  # all input projections: one GEMM
+        if b_ih is not None:
+            Z += b_ih + b_hh
+        w_hhT = w_hh.T
+        h = h0
+        for t in _steps(T, reverse):
+            y = xp.matmul(h, w_hhT, out=Y[t])
+            y += Z[t]
+            if nonlinearity == "tanh":
+                xp.tanh(y, out=y)
+            else:
+                xp.maximum(y, 0, out=y)
+            h = y
+        Y[T] = h
+        ctx.i_w_ih = 2
+        ctx.has_bias = b_ih is not None
+        ctx.info = (nonlinearity, reverse)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, gY):
+        x, h0, w_ih, w_hh, Y = ctx.saved_tensors
+        nonlinearity, reverse = ctx.info
+        xp = get_array_module(gY)
+        T = x.shape[0]
+        Hs = Y[:T]
+        D = (1 - Hs * Hs) if nonlinearity == "tanh" else (Hs > 0).astype(Y.dtype)  # σ'(z_t)
+        dZ = xp.empty_like(Hs)
+        dh = gY[T].copy()
+        for t in _steps(T, not reverse):
+            dh += gY[t]
+            dz = xp.multiply(dh, D[t], out=dZ[t])
+            dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+        dx, dw_ih, db = _input_grads(ctx, dZ, x, w_ih)
+        H = w_hh.shape[1]
+        dw_hh = None
+        if ctx.needs_input_grad[3]:
+            prev = _previous(Hs, h0, reverse)
+            dw_hh = dZ.reshape(-1, H).T @ prev.reshape(-1, H)
+        dh0 = dh if ctx.needs_input_grad[1] else None
+        return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
+
+
+class LSTMLayer(Function):
+    r"""LSTM layer, PyTorch's gate order (i, f, g, o):
+
+    .. math::
+        z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh} = [z^i; z^f; z^g; z^o],\quad
+        i = σ(z^i),\ f = σ(z^f),\ g = \tanh(z^g),\ o = σ(z^o),
+
+        c_t = f ⊙ c_{t-1} + i ⊙ g,\qquad h_t = o ⊙ \tanh(c_t).
+
+    BPTT, from t = T down to 1, starting from :math:`∂C/∂h_n, ∂C/∂c_n`:
+
+    .. math::
+        ∂C/∂h_t = g_t + W_{hh}^\top δ_{t+1},\qquad
+        ∂C/∂c_t = ∂C/∂h_t ⊙ o ⊙ (1 - \tanh^2 c_t) + ∂C/∂c_{t+1} ⊙ f_{t+1},
+
+        δ^o = ∂C/∂h_t ⊙ \tanh c_t ⊙ o(1-o),\quad δ^i = ∂C/∂c_t ⊙ g ⊙ i(1-i),
+
+        δ^f = ∂C/∂c_t ⊙ c_{t-1} ⊙ f(1-f),\quad δ^g = ∂C/∂c_t ⊙ i ⊙ (1 - g^2),
+
+    and :math:`∂C/∂h_0 = W_{hh}^\top δ_1`, :math:`∂C/∂c_0 = ∂C/∂c_1 ⊙ f_1`.
+
+    Inside, the gates are stored in the order (i, f, o, g), so that one sigmoid covers the three
+    sigmoid gates; the weight rows are permuted once per call and the deltas are written back in
+    PyTorch's order, so the gradients need no permutation.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        xp = get_array_module(x)
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        perm = xp.concatenate((xp.arange(2 * H), xp.arange(3 * H, 4 * H), xp.arange(2 * H, 3 * H)))
+        A = (x.reshape(T * B, I) @ w_ih[perm].T).reshape(T, B, 4 * H)  # one GEMM for all steps
+        if b_ih is not None:
+            A += (b_ih + b_hh)[perm]
+        w_hhT = w_hh[perm].T
+        Y = xp.empty((T + 2, B, H), dtype=x.dtype)
+        C = xp.empty((T, B, H), dtype=x.dtype)
+        TC = xp.empty((T, B, H), dtype=x.dtype)
+        ig = xp.empty((B, H), dtype=x.dtype)
+        h, c = h0, c0
+        with errstate(over="ignore"):
+            for t in _steps(T, reverse):
+                a = A[t]  # becomes the activated gates [i, f, o, g] of step t
+                a += h @ w_hhT
+                _sigmoid_(a[:, : 3 * H], xp)
+                g = xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+                i, f, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H]
+                ct = xp.multiply(f, c, out=C[t])
+                ct += xp.multiply(i, g, out=ig)
+                xp.tanh(ct, out=TC[t])
+                h = xp.multiply(o, TC[t], out=Y[t])
+                c = ct
+        Y[T] = h
+        Y[T + 1] = c
+        ctx.i_w_ih = 3
+        ctx.has_bias = b_ih is not None
+        ctx.reverse = reverse
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, A, C, TC, Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, gY):
+        x, h0, c0, w_ih, w_hh, A, C, TC, Y = ctx.saved_tensors
+        reverse = ctx.reverse
+        xp = get_array_module(gY)
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        i, f, o, g = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
+        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once
+        P = o * (1 - TC * TC)  # ∂c_t-contribution of ∂C/∂h_t
+        Q = TC * o * (1 - o)  # δ^o = ∂C/∂h_t ⊙ Q
+        R = xp.empty((T, B, 3, H), dtype=A.dtype)  # [δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R
+        xp.multiply(g, i * (1 - i), out=R[:, :, 0])
+        xp.multiply(_previous(C, c0, reverse), f * (1 - f), out=R[:, :, 1])
+        xp.multiply(i, 1 - g * g, out=R[:, :, 2])
+        dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
+        tmp = xp.empty((B, H), dtype=A.dtype)
+        dh = gY[T].copy()
+        dc = gY[T + 1].copy()
+        for t in _steps(T, not reverse):
+            dh += gY[t]
+            dc += xp.multiply(dh, P[t], out=tmp)
+            xp.multiply(dc[:, None, :], R[t], out=dZ[t, :, :3])
+            xp.multiply(dh, Q[t], out=dZ[t, :, 3])
+            dc *= f[t]  # ∂C/∂c_{t−1}
+            dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+        dZ = dZ.reshape(T, B, 4 * H)
+        dx, dw_ih, db = _input_grads(ctx, dZ, x, w_ih)
+        dw_hh = None
+        if ctx.needs_input_grad[4]:
+            prev = _previous(Y[:T], h0, reverse)
+            dw_hh = dZ.reshape(-1, 4 * H).T @ prev.reshape(-1, H)
+        need = ctx.needs_input_grad
+        return (
+            dx,
+            dh if need[1] else None,
+            dc if need[2] else None,
+            dw_ih,
+            dw_hh,
+            db,
+            None if db is None else db.copy(),
+        )
+
+
+class GRULayer(Function):
+    r"""GRU layer, PyTorch's gate order (r, z, n) and form of n:
+
+    .. math::
+        r = σ(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}),\quad
+        u = σ(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}),
+
+        n = \tanh(W_{in} x_t + b_{in} + r ⊙ m),\quad m = W_{hn} h_{t-1} + b_{hn},\qquad
+        h_t = (1 - u) ⊙ n + u ⊙ h_{t-1}
+
+    (u is PyTorch's z, renamed so as not to clash with the linear mix z). BPTT:
+
+    .. math::
+        ∂C/∂h_t = g_t + [∂C/∂h_t\ \text{from step}\ t+1],\quad
+        δ^n = ∂C/∂h_t ⊙ (1-u) ⊙ (1-n^2),\quad δ^u = ∂C/∂h_t ⊙ (h_{t-1} - n) ⊙ u(1-u),
+
+        δ^r = δ^n ⊙ m ⊙ r(1-r),\qquad ∂C/∂m = δ^n ⊙ r,
+
+        ∂C/∂h_{t-1} = ∂C/∂h_t ⊙ u + [δ^r, δ^u, ∂C/∂m]\, W_{hh}.
+
+    The input side sees the deltas [δ^r, δ^u, δ^n], the hidden side [δ^r, δ^u, δ^n ⊙ r]; each
+    side's weight gradient is one GEMM over all steps.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+        xp = get_array_module(x)
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        A = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, 3 * H)  # one GEMM for all steps
+        if b_ih is not None:
+            A += b_ih
+            A[..., : 2 * H] += b_hh[: 2 * H]
+            b_hn = b_hh[2 * H :]
+        w_hhT = w_hh.T
+        M = xp.empty((T, B, H), dtype=x.dtype)
+        Y = xp.empty((T + 1, B, H), dtype=x.dtype)
+        hz = xp.empty((B, 3 * H), dtype=x.dtype)
+        h = h0
+        with errstate(over="ignore"):
+            for t in _steps(T, reverse):
+                a = A[t]  # becomes the activated gates [r, u, n] of step t
+                xp.matmul(h, w_hhT, out=hz)
+                a[:, : 2 * H] += hz[:, : 2 * H]
+                _sigmoid_(a[:, : 2 * H], xp)
+                m = M[t]
+                m[...] = hz[:, 2 * H :]
+                if b_ih is not None:
+                    m += b_hn
+                n = a[:, 2 * H :]
+                n += a[:, :H] * m
+                xp.tanh(n, out=n)
+                y = xp.subtract(h, n, out=Y[t])
+                y *= a[:, H : 2 * H]
+                y += n
+                h = y
+        Y[T] = h
+        ctx.i_w_ih = 2
+        ctx.has_bias = b_ih is not None
+        ctx.reverse = reverse
+        ctx.save_for_backward(x, h0, w_ih, w_hh, A, M, Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, gY):
+        x, h0, w_ih, w_hh, A, M, Y = ctx.saved_tensors
+        reverse = ctx.reverse
+        xp = get_array_module(gY)
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        r, u, n = A[..., :H], A[..., H : 2 * H], A[..., 2 * H :]
+        prev = _previous(Y[:T], h0, reverse)
+        # factors that do not depend on ∂C/∂h, for all steps at once
+        E = (1 - u) * (1 - n * n)  # δ^n = ∂C/∂h_t ⊙ E
+        F = (prev - n) * u * (1 - u)  # δ^u = ∂C/∂h_t ⊙ F
+        K = M * r * (1 - r)  # δ^r = δ^n ⊙ K
+        dZh = xp.empty((T, B, 3 * H), dtype=A.dtype)  # hidden side [δ^r, δ^u, δ^n ⊙ r]
+        dN = xp.empty((T, B, H), dtype=A.dtype)  # δ^n (input side)
+        dh = gY[T].copy()
+        for t in _steps(T, not reverse):
+            dh += gY[t]
+            dn = xp.multiply(dh, E[t], out=dN[t])
+            dz = dZh[t]
+            xp.multiply(dn, K[t], out=dz[:, :H])
+            xp.multiply(dh, F[t], out=dz[:, H : 2 * H])
+            xp.multiply(dn, r[t], out=dz[:, 2 * H :])
+            dh *= u[t]
+            dh += dz @ w_hh  # ∂C/∂h_{t−1}: directly through u ⊙ h_{t−1}, and through z
+        dZx = xp.concatenate((dZh[..., : 2 * H], dN), axis=2)
+        dx, dw_ih, db_ih = _input_grads(ctx, dZx, x, w_ih)
+        need = ctx.needs_input_grad
+        dw_hh = dZh.reshape(-1, 3 * H).T @ prev.reshape(-1, H) if need[3] else None
+        db_hh = dZh.reshape(-1, 3 * H).sum(axis=0) if ctx.has_bias else None
+        return dx, (dh if need[1] else None), dw_ih, dw_hh, db_ih, db_hh
