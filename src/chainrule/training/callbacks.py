@@ -667,8 +667,9 @@ class CSVLogger(Callback):
                 f"CSVLogger: {self.filename} has {size} bytes but the backup recorded "
                 f"{self.offset}; the log was truncated or replaced since the backup"
             )
-        with open(self.filename, "r+b") as f:
-            f.truncate(self.offset)
+        if size > self.offset:  # rows written after the backup are written again
+            with open(self.filename, "r+b") as f:
+                f.truncate(self.offset)
 
 
 def _csv_value(v: Any) -> str:

@@ -481,7 +481,10 @@ def _config(model: Any, compiled: Compiled, cbs: CallbackList, stream: Any, val:
         "compile": compiled.describe(),
         "fit": fit_args,
         "data": {"train": data_desc(stream, xa, ya), "validation": vdesc},
-        "callbacks": [k for k, cb in cbs.keyed().items() if type(cb).__name__ not in skip],
+        # Stateful callbacks only: a stateless one (a logger, a debugging hook) may come
+        # and go between the crash and the resume.
+        "callbacks": [k for k, cb in cbs.keyed().items()
+                      if type(cb).__name__ not in skip and cb.state_dict()],
     }
 
 
