@@ -45,10 +45,15 @@ def normalize_dim(dim: int, ndim: int, op: str = "op") -> int:
 
 
 def normalize_axes(dim: Any, ndim: int, op: str = "op") -> tuple[int, ...] | None:
-    """``None`` (all axes), an int or a sequence of ints -> sorted tuple of axes or None."""
+    """``None`` (all axes), an int or a sequence of ints -> sorted tuple of axes or None.
+
+    An empty sequence means all axes, as in PyTorch (``x.sum(dim=())`` sums everything).
+    """
     if dim is None:
         return None
     if isinstance(dim, Sequence) and not isinstance(dim, str):
+        if len(dim) == 0:
+            return None
         axes = tuple(normalize_dim(d, ndim, op) for d in dim)
         if len(set(axes)) != len(axes):
             raise ValueError(f"{op}: dim {tuple(dim)} names an axis more than once")

@@ -40,8 +40,11 @@ def binary_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
 
     A Python (or NumPy) scalar never widens a tensor of the same kind; a float scalar turns an
     integer tensor into the default float dtype; two tensors of different kinds promote to
-    the higher kind, and two of the same kind to the wider dtype.
+    the higher kind, and two of the same kind to the wider dtype, except that a 0-d tensor
+    does not widen a tensor with dimensions of its kind (``float32 (3,) + float64 ()`` is
+    float32), as in PyTorch.
     """
+    both_tensors = isinstance(a, Tensor) and isinstance(b, Tensor)
     a = _as_operand(a, op)
     b = _as_operand(b, op)
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
@@ -50,10 +53,12 @@ def binary_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
         if da == db:
             return a, b
         ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
-        if ca == cb:
-            target = np.promote_types(da, db)
-        else:
+        if ca != cb:
             target = da if ca > cb else db
+        elif both_tensors and (a.data.ndim == 0) != (b.data.ndim == 0):
+            target = db if a.data.ndim == 0 else da  # the tensor with dimensions decides
+        else:
+            target = np.promote_types(da, db)
         return _cast_to(a, target), _cast_to(b, target)
     if ta:
         return _promote_with_scalar(a, b), b
@@ -65,12 +70,12 @@ def binary_operands(a: Any, b: Any, op: str) -> tuple[Any, Any]:
 def _as_operand(x: Any, op: str) -> Any:
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (bool, int, float)):
-        return x
-    if isinstance(x, np.generic):
+    if isinstance(x, np.generic):  # before the float check: np.float64 subclasses float
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{op}: unsupported operand of dtype {x.dtype}")
-        return x.item()
+        return x.item()  # a NumPy scalar acts as a Python scalar (never widens), as torch
+    if isinstance(x, (bool, int, float)):
+        return x
     if isinstance(x, complex):
         raise TypeError(f"{op}: complex numbers are not supported")
     from chainrule.tensor import _to_array
@@ -273,7 +278,7 @@ def mul(input: Any, other: Any) -> Tensor:
 
 def div(input: Any, other: Any) -> Tensor:
     """Elementwise true division ``input / other`` (integers divide to the default float)."""
-    if not _fast_same(input, other):
+    if not (_fast_same(input, other) and input.data.dtype.kind == "f"):
         input, other = binary_operands(input, other, "div")
         ref = input if isinstance(input, Tensor) else other
         if ref.data.dtype.kind != "f":
