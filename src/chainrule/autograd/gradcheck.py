@@ -173,8 +173,8 @@ def gradcheck(
             numeric = numerical_vjp(fn, arrays, us, i, eps)
             a_vals, n_vals = analytic.reshape(-1), numeric.reshape(-1)
             method = "full"
-            labels: Sequence[Any] = [
-                np.unravel_index(j, arrays[i].shape) if arrays[i].ndim else ()
+            labels: Sequence[Any] = [  # plain ints: NumPy 2 would print np.int64(1)
+                tuple(int(k) for k in np.unravel_index(j, arrays[i].shape))
                 for j in range(a_vals.size)
             ]
         else:
