@@ -88,6 +88,8 @@ def _labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Both sides as flat integer class labels (see the module docstring for the rules)."""
     t, p = _pair(y_true, y_pred, fn)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:  # a (N, 1) binary output
+        p = p.reshape(p.shape[:-1])
     if p.ndim == t.ndim + 1:  # scores (N, C) against indices (N,)
         p = p.argmax(axis=-1)
     elif p.shape == t.shape and p.ndim >= 2 and p.shape[-1] > 1 and threshold is None:
