@@ -1,6 +1,6 @@
 """``chainrule.nn``: modules, layers, activations, losses and initialisers (PyTorch names)."""
 
-from chainrule.nn import functional, init
+from chainrule.nn import functional, init, utils
 from chainrule.nn.module import IncompatibleKeys, Module
 from chainrule.nn.modules.activation import *  # noqa: F403
 from chainrule.nn.modules.container import ModuleDict, ModuleList, Sequential
