@@ -456,33 +456,56 @@ def test_module_call_fast_path_unchanged():
     assert cr.nn.Concatenate()([cr.ones(1, 2), cr.ones(1, 1)]).shape == (1, 3)
 
 
-def _has_fit() -> bool:
-    try:
-        return hasattr(importlib.import_module("chainrule.training.trainer"), "fit")
-    except ImportError:
-        return False
-
-
-@pytest.mark.xfail(
-    not _has_fit(), strict=True, reason="chainrule.training.trainer.fit is not written yet"
-)
-def test_two_heads_train_with_fit_and_loss_weights(rng):
-    n = 256
+def _fit_data(rng, n=256):
     a, b = _data(rng, n=n)
     labels = (a[:, 0] + b[:, 0] > 0).astype(np.int64) + 2 * (a[:, 1] > 0)
     target = (a[:, :3].sum(1, keepdims=True) * 0.5).astype(np.float32)
+    return a, b, labels, target
+
+
+def test_two_heads_train_with_fit_and_loss_weights(rng):
+    """fit with a loss per output (a list) and loss_weights; thresholds from a measured run
+    (final accuracy 0.91, regression MSE 0.027 against a target variance of 0.75)."""
+    a, b, labels, target = _fit_data(rng)
     model = functional_two_heads()
     model.compile(
-        optimizer="adam",
+        optimizer=cr.optim.Adam(model.parameters(), lr=0.01),
         loss=["cross_entropy", "mse"],
         loss_weights=[1.0, 0.5],
+        metrics=[["accuracy"], ["mae"]],
     )
-    history = model.fit([a, b], [labels, target], batch_size=32, epochs=15, verbose=0)
-    losses = history.history["loss"]
-    assert losses[-1] < 0.5 * losses[0]
+    history = model.fit([a, b], [labels, target], batch_size=32, epochs=15, verbose=0).history
+    assert history["loss"][-1] < 0.4 * history["loss"][0]
+    for first, second, total in zip(
+        history["output_0_loss"], history["output_1_loss"], history["loss"]
+    ):
+        assert total == pytest.approx(first + 0.5 * second, rel=1e-5)
+    assert history["output_0_accuracy"][-1] > 0.8
     logits, value = model.predict([a, b])
     assert (logits.argmax(1) == labels).mean() > 0.8
-    assert np.mean((value - target) ** 2) < 0.5 * np.var(target)
+    assert np.mean((value - target) ** 2) < 0.1 * np.var(target)
+
+
+def test_dict_outputs_train_with_fit_by_name(rng):
+    a, b, labels, target = _fit_data(rng)
+    image, tab = cr.Input((6,), name="image"), cr.Input((3,), name="tab")
+    h = cr.nn.Concatenate()([cr.nn.Linear(6, 8)(image).tanh(), tab])
+    model = cr.Model(
+        [image, tab], {"label": cr.nn.Linear(11, 4)(h), "value": cr.nn.Linear(11, 1)(h)}
+    )
+    model.compile(
+        optimizer=cr.optim.Adam(model.parameters(), lr=0.01),
+        loss={"label": "cross_entropy", "value": "mse"},
+        loss_weights={"label": 1.0, "value": 2.0},
+    )
+    x = {"image": a, "tab": b}
+    history = model.fit(
+        x, {"label": labels, "value": target}, batch_size=64, epochs=10, verbose=0
+    ).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["value_loss"][-1] < 0.2 * history["value_loss"][0]
+    out = model.predict(x)
+    assert sorted(out) == ["label", "value"] and out["value"].shape == (256, 1)
 
 
 def test_docstring_examples():

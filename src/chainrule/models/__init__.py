@@ -2,13 +2,42 @@
 
 - Sequential: :class:`chainrule.nn.Sequential` (with Keras's ``add``).
 - Functional: :func:`Input` and :class:`Model` (several inputs and outputs, shared layers).
-- Modular: reusable blocks as ``Module`` subclasses (:mod:`chainrule.models.blocks`).
+- Modular: reusable blocks as ``Module`` subclasses (:class:`ConvBlock`,
+  :class:`ResidualBlock`, :class:`LinearBlock`).
+- The zoo: :func:`lenet5`, :func:`vgg_small`, :func:`small_cnn`, :func:`small_resnet`,
+  :func:`mlp`, by name through :func:`get_model` / :func:`available_models`.
 
 :func:`recommend` turns the notes' task table (002) into an output activation, a loss and an
 optimizer.
 """
 
+from chainrule.models.blocks import ConvBlock, LinearBlock, ResidualBlock
 from chainrule.models.functional import Input, Model, SymbolicTensor
 from chainrule.models.recommend import Recommendation, recommend
+from chainrule.models.zoo import (
+    available_models,
+    get_model,
+    lenet5,
+    mlp,
+    small_cnn,
+    small_resnet,
+    vgg_small,
+)
 
-__all__ = ["Input", "Model", "Recommendation", "SymbolicTensor", "recommend"]
+__all__ = [
+    "ConvBlock",
+    "Input",
+    "LinearBlock",
+    "Model",
+    "Recommendation",
+    "ResidualBlock",
+    "SymbolicTensor",
+    "available_models",
+    "get_model",
+    "lenet5",
+    "mlp",
+    "recommend",
+    "small_cnn",
+    "small_resnet",
+    "vgg_small",
+]
