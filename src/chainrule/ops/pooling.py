@@ -1,3 +1,592 @@
-"""(filled by the layers issue)."""
+r"""Pooling: ``max_pool1d/2d``, ``avg_pool1d/2d``, ``lp_pool1d/2d``, ``adaptive_avg_pool1d/2d``
+and ``adaptive_max_pool1d/2d`` (notes 003: pooling layers "downsample" the activation maps;
+"usually the max pooling layer has a kernel with dimensionality of 2x2 with a stride of 2";
+"general pooling layers include l1/l2 normalization, average pooling").
 
-__all__: list[str] = []
+Over each window :math:`R` of the (padded) input,
+
+.. math::  \text{max: } y = \max_{r \in R} x_r, \quad
+           \frac{\partial C}{\partial x_r} = \sum_{\text{windows}} g\,[r = \arg\max_R x],
+           \qquad
+           \text{avg: } y = \frac{1}{|R|}\sum_{r\in R} x_r, \quad
+           \frac{\partial C}{\partial x_r} = \sum_{\text{windows} \ni r} \frac{g}{|R|},
+
+with PyTorch's conventions: the first maximum in row-major window order takes the gradient
+(a NaN wins, as in ``torch``); max pooling pads with :math:`-\infty`, average pooling with
+zeros, and :math:`|R|` counts the padding or not (``count_include_pad``); ``ceil_mode`` adds a
+last, partial window when one starts inside the input.
+
+Implementation: a loop over the ``kh*kw`` kernel offsets (never over pixels), each offset a
+strided view of the input holding one element of every window. The max is a chain of
+``maximum`` calls and the argmax is kept as one boolean mask per offset (first occurrence),
+so the backward is ``kh*kw`` multiplications with no scatter and no ``np.add.at``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Function
+from chainrule.backend import get_array_module
+from chainrule.ops._im2col import tuple_arg
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+]
+
+
+# ---- geometry ----
+def pool_out_size(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size (``pooling_output_shape``)."""
+    span = d * (k - 1) + 1
+    num = i + 2 * p - span + ((s - 1) if ceil_mode else 0)
+    o = num // s + 1
+    if ceil_mode and (o - 1) * s >= i + p:  # the last window must start inside the input
+        o -= 1
+    return o
+
+
+def _pool_geometry(
+    in_hw: tuple[int, int],
+    nd: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    name: str,
+    max_pool: bool,
+) -> tuple[Any, ...]:
+    """Kernel, stride, dilation, (lo, hi) padding and output size per axis, in 2-D."""
+    k = tuple_arg(kernel_size, nd, "kernel_size", name)
+    s = (
+        k
+        if stride is None or stride == [] or stride == ()
+        else tuple_arg(stride, nd, "stride", name)
+    )
+    p = tuple_arg(padding, nd, "padding", name, minimum=0)
+    d = tuple_arg(dilation, nd, "dilation", name)
+    for kk, pp, dd in zip(k, p, d):
+        limit = (dd * (kk - 1) + 1) // 2 if max_pool else kk // 2
+        if pp > limit:
+            raise ValueError(
+                f"{name}: padding should be at most half of the "
+                f"{'effective ' if max_pool else ''}kernel size, got padding={p} for "
+                f"kernel_size={k}" + (f", dilation={d}" if max_pool else "")
+            )
+    if nd == 1:
+        k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
+    outs = tuple(
+        pool_out_size(i, kk, ss, pp, dd, ceil_mode) for i, kk, ss, pp, dd in zip(in_hw, k, s, p, d)
+    )
+    if any(o <= 0 for o in outs):
+        shown_in = in_hw[-nd:]
+        shown_out = outs[-nd:]
+        raise ValueError(
+            f"{name}: the window (kernel_size={k[-nd:]}, dilation={d[-nd:]}) is larger than "
+            f"the padded input (size {shown_in}, padding {p[-nd:]}): output size would be "
+            f"{shown_out}, which has a size <= 0"
+        )
+    # padding actually needed on the high side (ceil_mode can run past the input)
+    pads = tuple(
+        (pp, max((o - 1) * ss + dd * (kk - 1) + 1 - i - pp, 0))
+        for i, kk, ss, pp, dd, o in zip(in_hw, k, s, p, d, outs)
+    )
+    return k, s, d, pads, outs
+
+
+def _as4d(x: Any, nd: int, name: str) -> tuple[Any, tuple[int, ...]]:
+    """View ``x`` as (A, B, H, W): 2-D pools take (N, C, H, W) or unbatched (C, H, W); 1-D
+    pools take (N, C, L) or (C, L) as (N, C, 1, L)."""
+    full, unbatched = (4, 3) if nd == 2 else (3, 2)
+    if x.ndim not in (full, unbatched):
+        lay = "(N, C, H, W) or (C, H, W)" if nd == 2 else "(N, C, L) or (C, L)"
+        raise ValueError(
+            f"{name} expected a {unbatched}-D or {full}-D input {lay}, got a {x.ndim}-D "
+            f"input of shape {tuple(x.shape)}"
+        )
+    shape = x.shape
+    if x.ndim == unbatched:
+        x = x[None]
+    if nd == 1:
+        x = x[:, :, None, :]
+    return x, shape
+
+
+def _work_layout(x: Any) -> tuple[Any, bool]:
+    """Pooling treats the two leading axes alike; compute on (C, N, H, W) when the input is
+    in the CNHW layout of a convolution output (so the result keeps that layout)."""
+    t = x.transpose(1, 0, 2, 3)
+    if t.flags.c_contiguous and not x.flags.c_contiguous:
+        return t, True
+    return x, False
+
+
+def _from_work(y: Any, swapped: bool) -> Any:
+    return y.transpose(1, 0, 2, 3) if swapped else y
+
+
+def _offset_view(
+    a: Any, i: int, j: int, s: tuple[int, int], d: tuple[int, int], out: tuple[int, int]
+) -> Any:
+    """The strided view holding element (i, j) of every window."""
+    y0, x0 = i * d[0], j * d[1]
+    return a[
+        :, :, y0 : y0 + s[0] * (out[0] - 1) + 1 : s[0], x0 : x0 + s[1] * (out[1] - 1) + 1 : s[1]
+    ]
+
+
+def _pad_hw(a: Any, pads: Any, value: float) -> Any:
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return a
+    xp = get_array_module(a)
+    A, B, H, W = a.shape
+    out = xp.full((A, B, H + pt + pb, W + pl + pr), value, dtype=a.dtype)
+    out[:, :, pt : pt + H, pl : pl + W] = a
+    return out
+
+
+def _first_max_masks(planes: list[Any], y: Any) -> Any:
+    """One boolean mask per window offset marking where that offset holds the window's
+    maximum first (row-major order), as PyTorch picks it; a NaN wins (the last one)."""
+    xp = get_array_module(y)
+    masks = xp.empty((len(planes), *y.shape), dtype=bool)
+    taken = xp.zeros(y.shape, dtype=bool)
+    for o, v in enumerate(planes):
+        eq = xp.equal(v, y, out=masks[o])
+        xp.greater(eq, taken, out=masks[o])  # eq and not yet taken
+        xp.logical_or(taken, eq, out=taken)
+    nan = xp.isnan(y)
+    if nan.any():  # rare: route NaN windows to their last NaN, as torch's scan does
+        masks &= ~nan
+        done = xp.zeros(y.shape, dtype=bool)
+        for o in range(len(planes) - 1, -1, -1):
+            hit = xp.isnan(planes[o]) & nan & ~done
+            masks[o] |= hit
+            done |= hit
+    return masks
+
+
+# ---- max pooling ----
+class MaxPool2d(Function):
+    r"""y = max over each window;  ∂C/∂x_r = g where r is the window's (first) argmax.
+
+    Note [non-overlapping max pool]: when windows tile the input (stride == kernel, no
+    padding, no dilation), one transposing copy puts the ``kh*kw`` elements of every window
+    in separate contiguous planes; NumPy's element-wise kernels are several times faster on
+    contiguous operands than on the stride-2 views of the general path, and the backward
+    writes each plane once (no accumulation) and copies back."""
+
+    @staticmethod
+    def forward(ctx, x, geom, holder):
+        (kh, kw), s, d, pads, (ho, wo) = geom
+        xp = get_array_module(x)
+        a, swapped = _work_layout(x)
+        A, B, H, W = a.shape
+        tiled = (kh, kw) == s and d == (1, 1) and pads == ((0, 0), (0, 0))
+        if tiled:
+            # Note [non-overlapping max pool]
+            a4 = a[:, :, : ho * kh, : wo * kw].reshape(A * B * ho, kh, wo, kw)
+            planes_arr = xp.empty((kh, kw, A * B * ho, wo), dtype=x.dtype)
+            planes_arr[...] = a4.transpose(1, 3, 0, 2)
+            planes = [planes_arr[i, j].reshape(A, B, ho, wo) for i in range(kh) for j in range(kw)]
+        else:
+            ap = _pad_hw(a, pads, float("-inf"))
+            planes = [_offset_view(ap, i, j, s, d, (ho, wo)) for i in range(kh) for j in range(kw)]
+        y = planes[0].copy()
+        for v in planes[1:]:
+            xp.maximum(y, v, out=y)  # propagates NaN, as torch
+        masks = _first_max_masks(planes, y)
+        if holder is not None:
+            holder["indices"] = _from_work(_flat_indices(masks, geom, (H, W)), swapped)
+        ctx.save_for_backward(masks)
+        ctx.info = (a.shape, swapped, tiled, geom)
+        return _from_work(y, swapped)
+
+    @staticmethod
+    def backward(ctx, g):
+        (masks,) = ctx.saved_tensors
+        (A, B, H, W), swapped, tiled, geom = ctx.info
+        (kh, kw), s, d, pads, (ho, wo) = geom
+        xp = get_array_module(g)
+        gw = g.transpose(1, 0, 2, 3) if swapped else g
+        if tiled:  # Note [non-overlapping max pool]: each input cell in at most one window
+            planes = xp.empty((kh, kw, A, B, ho, wo), dtype=g.dtype)
+            for o in range(kh * kw):
+                xp.multiply(gw, masks[o], out=planes[o // kw, o % kw])
+            core = xp.empty((A, B, ho * kh, wo * kw), dtype=g.dtype)
+            core.reshape(A * B * ho, kh, wo, kw)[...] = planes.reshape(
+                kh, kw, A * B * ho, wo
+            ).transpose(2, 0, 3, 1)
+            if ho * kh == H and wo * kw == W:
+                dx = core
+            else:  # rows/columns past the last whole window get no gradient
+                dx = xp.zeros((A, B, H, W), dtype=g.dtype)
+                dx[:, :, : ho * kh, : wo * kw] = core
+        else:
+            (pt, pb), (pl, pr) = pads
+            dxp = xp.zeros((A, B, H + pt + pb, W + pl + pr), dtype=g.dtype)
+            for o in range(kh * kw):
+                _offset_view(dxp, o // kw, o % kw, s, d, (ho, wo))[...] += gw * masks[o]
+            dx = dxp[:, :, pt : pt + H, pl : pl + W]
+        return _from_work(dx, swapped), None, None
+
+
+def _flat_indices(masks: Any, geom: Any, in_hw: tuple[int, int]) -> Any:
+    """PyTorch's ``return_indices``: the argmax as a flat index into each H*W plane."""
+    (kh, kw), s, d, pads, (ho, wo) = geom
+    xp = get_array_module(masks)
+    H, W = in_hw
+    rows = xp.arange(ho)[:, None] * s[0] - pads[0][0]
+    cols = xp.arange(wo)[None, :] * s[1] - pads[1][0]
+    idx = xp.zeros(masks.shape[1:], dtype=xp.int64)
+    for o in range(kh * kw):
+        i, j = divmod(o, kw)
+        idx += masks[o] * ((rows + i * d[0]) * W + cols + j * d[1])
+    return idx
+
+
+def _floating(input: Any, name: str) -> Any:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name} expects a Tensor, got {type(input).__name__}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(
+            f"{name} expected a floating input, got dtype {input.data.dtype}; convert it "
+            "with .float()"
+        )
+    return input.data
+
+
+def _max_pool(
+    nd: int,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+    name: str,
+) -> Any:
+    x = _floating(input, name)
+    x4, shape = _as4d(x, nd, name)
+    geom = _pool_geometry(
+        x4.shape[2:],
+        nd,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        bool(ceil_mode),
+        name,
+        max_pool=True,
+    )
+    holder: dict[str, Any] | None = {} if return_indices else None
+    t = input if x4 is x else _Reshape4d.apply(input, x4.shape)
+    y = MaxPool2d.apply(t, geom, holder)
+    y = _restore(y, shape, nd)
+    if return_indices:
+        idx = holder["indices"]  # type: ignore[index]
+        idx = _restore_array(idx, shape, nd)  # 1-D: H == 1, so the index is into L
+        return y, Tensor._make(idx, False, None)
+    return y
+
+
+class _Reshape4d(Function):
+    """View an input as 4-D (and back in backward); keeps pool code rank-agnostic."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+def _restore(y: Tensor, shape: tuple[int, ...], nd: int) -> Tensor:
+    target = _restored_shape(y.shape, shape, nd)
+    return y if target == y.shape else _Reshape4d.apply(y, target)
+
+
+def _restore_array(a: Any, shape: tuple[int, ...], nd: int) -> Any:
+    return a.reshape(_restored_shape(a.shape, shape, nd))
+
+
+def _restored_shape(out4: tuple[int, ...], shape: tuple[int, ...], nd: int) -> tuple[int, ...]:
+    batched = len(shape) == nd + 2
+    spatial = out4[2:] if nd == 2 else out4[3:]
+    lead = out4[:2] if batched else out4[1:2]
+    return (*lead, *spatial)
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    r"""2-D max pooling (``torch.nn.functional.max_pool2d``): the largest value of each
+    window, :math:`y = \max_{r \in R} x_r`.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        kernel_size: window size (int or pair).
+        stride: window step; defaults to ``kernel_size`` (non-overlapping windows).
+        padding: implicit :math:`-\infty` padding on both sides (at most half the window).
+        dilation: spacing between window elements.
+        ceil_mode: round the output size up (a last partial window).
+        return_indices: also return the argmax as a flat index into each H*W plane.
+
+    Raises:
+        ValueError: a window larger than the padded input ('output size would be 0'), bad
+            padding, or a wrong rank.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> cr.nn.functional.max_pool2d(x, 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
+    return _max_pool(
+        2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d"
+    )
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    r"""1-D max pooling over (N, C, L) or (C, L); arguments as :func:`max_pool2d`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]]), 2)
+        tensor([[[3., 2.]]])
+    """
+    return _max_pool(
+        1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d"
+    )
+
+
+# ---- average pooling ----
+def _avg_divisor(
+    xp: Any,
+    geom: Any,
+    in_hw: tuple[int, int],
+    count_include_pad: bool,
+    divisor_override: int | None,
+    dtype: Any,
+) -> Any:
+    """|R| per output cell, exactly as PyTorch's kernel counts it."""
+    (kh, kw), s, _, pads, (ho, wo) = geom
+    if divisor_override:
+        return xp.asarray(divisor_override, dtype=dtype)
+    sizes = []
+    for o, k, st, (p, _), n in (
+        (ho, kh, s[0], pads[0], in_hw[0]),
+        (wo, kw, s[1], pads[1], in_hw[1]),
+    ):
+        start = xp.arange(o) * st - p
+        end = xp.minimum(start + k, n + p)
+        pool = end - start
+        if not count_include_pad:
+            pool = xp.minimum(end, n) - xp.maximum(start, 0)
+        sizes.append(pool)
+    return (sizes[0][:, None] * sizes[1][None, :]).astype(dtype)
+
+
+class AvgPool2d(Function):
+    r"""y = (1/|R|) Σ_{r∈R} x_r;  ∂C/∂x_r = Σ_{windows ∋ r} g/|R|  (a loop over offsets)."""
+
+    @staticmethod
+    def forward(ctx, x, geom, count_include_pad, divisor_override):
+        (kh, kw), s, d, pads, (ho, wo) = geom
+        xp = get_array_module(x)
+        a, swapped = _work_layout(x)
+        H, W = a.shape[2], a.shape[3]
+        ap = _pad_hw(a, pads, 0.0)
+        y = _offset_view(ap, 0, 0, s, d, (ho, wo)).copy()
+        for o in range(1, kh * kw):
+            y += _offset_view(ap, o // kw, o % kw, s, d, (ho, wo))
+        div = _avg_divisor(xp, geom, (H, W), count_include_pad, divisor_override, x.dtype)
+        y /= div
+        ctx.info = (a.shape, swapped, geom, div)
+        return _from_work(y, swapped)
+
+    @staticmethod
+    def backward(ctx, g):
+        (A, B, H, W), swapped, geom, div = ctx.info
+        (kh, kw), s, d, pads, (ho, wo) = geom
+        xp = get_array_module(g)
+        gw = (g.transpose(1, 0, 2, 3) if swapped else g) / div
+        (pt, pb), (pl, pr) = pads
+        dxp = xp.zeros((A, B, H + pt + pb, W + pl + pr), dtype=g.dtype)
+        for o in range(kh * kw):
+            _offset_view(dxp, o // kw, o % kw, s, d, (ho, wo))[...] += gw
+        return _from_work(dxp[:, :, pt : pt + H, pl : pl + W], swapped), None, None, None
+
+
+def _avg_pool(
+    nd: int,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Any,
+    name: str,
+) -> Tensor:
+    x = _floating(input, name)
+    x4, shape = _as4d(x, nd, name)
+    if divisor_override is not None and (
+        not isinstance(divisor_override, int) or divisor_override <= 0
+    ):
+        raise ValueError(
+            f"{name}: divisor_override must be a positive int, got {divisor_override!r}"
+        )
+    geom = _pool_geometry(
+        x4.shape[2:], nd, kernel_size, stride, padding, 1, bool(ceil_mode), name, max_pool=False
+    )
+    t = input if x4 is x else _Reshape4d.apply(input, x4.shape)
+    y = AvgPool2d.apply(t, geom, bool(count_include_pad), divisor_override)
+    return _restore(y, shape, nd)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    r"""2-D average pooling (``torch.nn.functional.avg_pool2d``):
+    :math:`y = \frac{1}{|R|}\sum_{r \in R} x_r`.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        kernel_size, stride (default: ``kernel_size``), padding (zeros), ceil_mode: as
+            :func:`max_pool2d`.
+        count_include_pad: count padded zeros in :math:`|R|`.
+        divisor_override: divide by this instead of :math:`|R|`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]])
+    """
+    return _avg_pool(
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        "avg_pool2d",
+    )
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    r"""1-D average pooling over (N, C, L) or (C, L); arguments as :func:`avg_pool2d`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        tensor([[[2., 1.]]])
+    """
+    return _avg_pool(
+        1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d"
+    )
+
+
+# ---- power-average (Lp) pooling ----
+def _lp_pool(
+    nd: int,
+    input: Tensor,
+    norm_type: float,
+    kernel_size: Any,
+    stride: Any,
+    ceil_mode: bool,
+    name: str,
+) -> Tensor:
+    from chainrule.ops.elementwise import abs as _abs
+    from chainrule.ops.elementwise import relu, sign
+
+    _floating(input, name)
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type <= 0:
+        raise ValueError(f"{name}: norm_type must be a positive number, got {norm_type!r}")
+    k = tuple_arg(kernel_size, nd, "kernel_size", name)
+    area = k[0] * (k[1] if nd == 2 else 1)
+    out = _avg_pool(nd, input ** float(norm_type), k, stride, 0, ceil_mode, True, None, name)
+    # PyTorch's formula: sign(s) * relu(|s|) keeps the sum's sign for odd p
+    return (sign(out) * relu(_abs(out)) * float(area)) ** (1.0 / float(norm_type))
+
+
+def lp_pool2d(
+    input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    r"""2-D power-average pooling (``torch.nn.functional.lp_pool2d``):
+    :math:`y = \left(\sum_{r\in R} x_r^p\right)^{1/p}`; :math:`p = 2` is the notes' L2
+    pooling, :math:`p \to \infty` max pooling, :math:`p = 1` sum pooling.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.lp_pool2d(cr.full((1, 1, 2, 2), 3.0), 2, 2)
+        tensor([[[[6.]]]])
+    """
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode, "lp_pool2d")
+
+
+def lp_pool1d(
+    input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    r"""1-D power-average pooling; see :func:`lp_pool2d`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.lp_pool1d(cr.tensor([[[3.0, 4.0]]]), 2, 2)
+        tensor([[[5.]]])
+    """
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode, "lp_pool1d")
+
+
+from chainrule.ops.adaptive_pooling import (  # noqa: E402  (split for file size)
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+)
