@@ -226,17 +226,21 @@ def read_safetensors(
     p = os.fspath(path)
     with open_regular_file(p, follow_symlinks=follow_symlinks) as f:
         size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        foreign = sniff_foreign(p, head)
+        head = f.read(9)
+        n = int.from_bytes(head[:8], "little")
+        plausible = len(head) == 9 and n <= size - 8 and head[8:9] == b"{"
+        # (a real header length can start with a pickle's or gzip's magic bytes, so foreign
+        # formats are only considered when the file cannot be a safetensors file)
+        foreign = None if plausible else sniff_foreign(p, head)
         if foreign is not None:
             raise CheckpointError(p, foreign)
+        f.seek(8)
         if len(head) < 8:
             raise CheckpointError(
                 p,
                 f"the file has {size} bytes; a safetensors checkpoint starts with an 8-byte "
                 f"header length; it is truncated or not a chainrule checkpoint",
             )
-        n = int.from_bytes(head, "little")
         if n > size - 8:
             raise CheckpointError(
                 p,

@@ -16,7 +16,10 @@ File layout (an ordinary safetensors file):
   ``{"format": "chainrule", "format_version": 1, "chainrule_version": ..., "metadata": ...,
   "root": ...}`` where arrays appear as ``{"$array": name}``, non-finite floats as
   ``{"$float": "nan"}``, tuples as ``{"$tuple": [...]}`` and dicts with int keys (or keys
-  starting with ``$``) as ``{"$dict": [[key, value], ...]}``.
+  starting with ``$``) as ``{"$dict": [[key, value], ...]}``;
+- ``"chainrule_sha256"`` in ``__metadata__``: a SHA-256 of that JSON and of every tensor's
+  name, dtype, shape and bytes, so a flipped byte that still parses is detected on load (an
+  integrity check against corruption, not a signature).
 
 ``load`` returns the same structure with NumPy arrays (tensors come back as arrays), dicts as
 plain ``dict`` (key types and order preserved) and tuples as tuples. A safetensors file
@@ -29,6 +32,7 @@ header and structure first (:mod:`chainrule.io._format`) and raise
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Mapping
@@ -46,6 +50,7 @@ __all__ = ["FORMAT_VERSION", "load", "read_metadata", "save"]
 
 FORMAT_VERSION = 1
 _META_KEY = "chainrule"
+_SUM_KEY = "chainrule_sha256"
 _SUPPORTED = {np.dtype(d).newbyteorder("=") for d in DTYPES.values()}
 _SUPPORTED_TEXT = (
     "dict (str or int keys), list, tuple, str, int, float, bool, None, numpy arrays and "
@@ -86,7 +91,8 @@ class _Encoder:
                 f"chainrule.io.save: the array at {path or '<root>'} has dtype {arr.dtype}; "
                 f"supported dtypes: " + ", ".join(sorted(str(d) for d in _SUPPORTED))
             )
-        arr = np.ascontiguousarray(arr)
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+            arr = arr.copy(order="C")
         if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and np.little_endian is False):
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         name = self._name(path)
@@ -200,7 +206,9 @@ def save(obj: Any, path: str | os.PathLike, metadata: Mapping[str, Any] | None =
         "metadata": user_meta,
         "root": root,
     }
-    data = st_save(enc.tensors, metadata={_META_KEY: dumps(doc)})
+    text = dumps(doc)
+    meta = {_META_KEY: text, _SUM_KEY: _digest(text, enc.tensors)}
+    data = st_save(enc.tensors, metadata=meta)
     return atomic_write(path, data)
 
 
@@ -268,9 +276,32 @@ class _Decoder:
         raise self.fail(where, f"unknown tag {tag[:40]!r}")
 
 
+def _digest(text: str, tensors: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the structure JSON and every tensor's name, dtype, shape and bytes.
+
+    An integrity check against corruption (a flipped byte that still parses), not a
+    signature: whoever can write the file can recompute it.
+    """
+    h = hashlib.sha256(text.encode("utf-8"))
+    for name in sorted(tensors):
+        a = tensors[name]
+        h.update(f"\0{name}\0{a.dtype.newbyteorder('<').str}\0{a.shape}\0".encode())
+        if a.size:
+            h.update(a.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
 def _parse_doc(path: str, meta: dict[str, str] | None) -> dict[str, Any] | None:
     if meta is None or _META_KEY not in meta:
+        if meta is not None and _SUM_KEY in meta:
+            raise CheckpointError(
+                path, f"the header has {_SUM_KEY!r} but no {_META_KEY!r} entry; it is corrupt"
+            )
         return None
+    if _SUM_KEY not in meta:
+        raise CheckpointError(
+            path, f"the chainrule metadata has no {_SUM_KEY!r} checksum; the file is corrupt"
+        )
     try:
         doc = loads(meta[_META_KEY])
     except JSONLimitError as e:
@@ -298,7 +329,8 @@ def load(path: str | os.PathLike, *, follow_symlinks: bool = False) -> Any:
     Every byte of the header is checked before data is read: sizes, dtypes, shapes against
     offsets, overlaps, trailing bytes, the metadata JSON (size, depth, number lengths) and
     that every array placeholder resolves to a stored tensor (and every stored tensor is
-    used). Nothing is unpickled and nothing named in the file is imported.
+    used), then the SHA-256 checksum of structure and data. Nothing is unpickled and
+    nothing named in the file is imported.
 
     Args:
         path: the checkpoint file.
@@ -328,6 +360,13 @@ def load(path: str | os.PathLike, *, follow_symlinks: bool = False) -> Any:
     doc = _parse_doc(p, meta)
     if doc is None:
         return tensors
+    stored = meta if meta is not None else {}
+    if _digest(stored[_META_KEY], tensors) != stored[_SUM_KEY]:
+        raise CheckpointError(
+            p,
+            "checksum mismatch: the contents do not match the SHA-256 recorded when the file "
+            "was saved; the file is corrupt (a flipped or overwritten byte)",
+        )
     dec = _Decoder(p, tensors)
     obj = dec.decode(doc["root"])
     unused = [n for n in tensors if n not in dec.used]

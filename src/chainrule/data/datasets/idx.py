@@ -45,7 +45,7 @@ def _describe_magic(magic: int) -> str:
     code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
     kind = IDX_DTYPES.get(code, ("unknown type",))[0]
     role = {IMAGES_MAGIC: " (images)", LABELS_MAGIC: " (labels)"}.get(magic, "")
-    return f"{kind} data with {ndim} dimensions{role}"
+    return f"{kind} data, {ndim} dimensions{role}"
 
 
 class _GzipStream:
