@@ -57,6 +57,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        if isinstance(param, bool) or not (param is None or isinstance(param, (int, float))):
+            raise ValueError(f"negative_slope {param!r} not a valid number")
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
@@ -108,14 +110,46 @@ def trunc_normal_(
     b: float = 2.0,
     generator: Generator | None = None,
 ) -> Tensor:
-    r"""Fill with :math:`\mathcal N(\mathrm{mean}, \mathrm{std}^2)` redrawn outside ``[a, b]``."""
+    r"""Fill with :math:`\mathcal N(\mathrm{mean}, \mathrm{std}^2)` truncated to ``[a, b]``.
+
+    Rejection (redraw the entries outside) when ``[a, b]`` holds a fair share of the mass;
+    otherwise (a tail interval, where redrawing could loop for ever) the inverse CDF:
+    :math:`x = Φ^{-1}(u)`, :math:`u \sim U(Φ(α), Φ(β))`, solved by bisection.
+
+    Raises:
+        ValueError: ``a >= b`` or ``std <= 0``.
+    """
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the bounds must satisfy a < b, got a={a}, b={b}")
+    if not std > 0:
+        raise ValueError(f"trunc_normal_: std must be positive, got {std}")
+    from chainrule.ops.activation_gelu import ndtr_array
+
     g = _g(generator)
-    out = g.normal(tensor.shape, mean, std)
-    bad = (out < a) | (out > b)
-    while bad.any():  # vectorised redraw of the rejected entries (a few rounds)
-        out[bad] = g.normal((int(bad.sum()),), mean, std)
-        bad = (out < a) | (out > b)
-    return _fill(tensor, out)
+    lo, hi = (a - mean) / std, (b - mean) / std
+    flip = lo > 0  # work in the lower tail, where Φ keeps its relative accuracy
+    if flip:
+        lo, hi = -hi, -lo
+    c_lo, c_hi = (float(v) for v in ndtr_array(np.array([lo, hi], dtype=np.float64)))
+    if c_hi - c_lo > 0.25:
+        out = g.normal(tensor.shape, 0.0, 1.0)
+        bad = (out < lo) | (out > hi)
+        while bad.any():  # vectorised redraw of the rejected entries (a few rounds)
+            out[bad] = g.normal((int(bad.sum()),), 0.0, 1.0)
+            bad = (out < lo) | (out > hi)
+    else:
+        u = g.uniform(tensor.shape, c_lo, c_hi)
+        left = np.full(u.shape, max(lo, -40.0))
+        right = np.full(u.shape, min(hi, 40.0))
+        for _ in range(64):  # bisection: |right - left| shrinks to < 1e-16 of the interval
+            mid = (left + right) / 2
+            below = ndtr_array(mid) < u
+            left = np.where(below, mid, left)
+            right = np.where(below, right, mid)
+        out = (left + right) / 2
+    if flip:
+        out = -out
+    return _fill(tensor, np.clip(mean + std * out, a, b))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
