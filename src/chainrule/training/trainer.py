@@ -348,7 +348,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
 
     Example:
         >>> import numpy as np, chainrule as cr
-        >>> cr.manual_seed(0)
+        >>> _ = cr.manual_seed(0)
         >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
         >>> y = (x.sum(axis=1) > 0).astype(np.int64)
         >>> model = cr.nn.Sequential(cr.nn.Linear(2, 2))

@@ -161,7 +161,8 @@ def read_idx(
     Example:
         >>> import struct, tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
-        >>> _ = open(p, "wb").write(struct.pack(">II", 0x801, 3) + bytes([1, 2, 3]))
+        >>> with open(p, "wb") as f:
+        ...     _ = f.write(struct.pack(">II", 0x801, 3) + bytes([1, 2, 3]))
         >>> read_idx(p)
         array([1, 2, 3], dtype=uint8)
     """
