@@ -5,7 +5,7 @@ Image datasets return ``(x_train, y_train), (x_test, y_test)`` like
 labels int64; synthetic generators return ``(x, y)``. Nothing is ever downloaded.
 
 =================  ====================================================================
-``digits()``       UCI 8x8 handwritten digits, bundled (1,438 train / 359 test, 8 x 8)
+``digits()``       UCI 8x8 handwritten digits, bundled (1,442 train / 355 test, 8 x 8)
 ``fashion_mnist``  Zalando Fashion-MNIST from local IDX files (60,000 / 10,000, 28 x 28)
 ``mnist``          MNIST from local IDX files (60,000 / 10,000, 28 x 28)
 ``logic_gates``    AND/OR/XOR/... truth tables (4 x 2 inputs, 4 x 1 targets)
