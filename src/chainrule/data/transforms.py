@@ -281,17 +281,16 @@ class RandomCrop(_RandomTransform):
                 f"RandomCrop: crop size {(h, w)} is larger than the padded image "
                 f"{(hh, ww)} (input {a.shape[-2:]}, padding {p})"
             )
-        if p:
-            pad = [(0, 0)] * (a.ndim - 2) + [(p, p), (p, p)]
-            a = np.pad(a, pad, mode="constant", constant_values=np.asarray(self.fill, a.dtype))
+        if p:  # one allocation filled with the padding value, the image copied in
+            padded = np.full((*a.shape[:-2], hh, ww), self.fill, dtype=a.dtype)
+            padded[..., p : p + a.shape[-2], p : p + a.shape[-1]] = a
+            a = padded
         a = a.reshape(n, -1, hh, ww)
         oy = self.generator.integers(0, hh - h + 1, (n,))
         ox = self.generator.integers(0, ww - w + 1, (n,))
-        rows = (oy[:, None] + np.arange(h))[:, None, :, None]
-        cols = (ox[:, None] + np.arange(w))[:, None, None, :]
-        ni = np.arange(n)[:, None, None, None]
-        ci = np.arange(a.shape[1])[None, :, None, None]
-        out = a[ni, ci, rows, cols].reshape((n, *lead, h, w))
+        # every h x w window as a view (N, C, oy, ox, h, w); pick one window per sample
+        windows = np.lib.stride_tricks.sliding_window_view(a, (h, w), axis=(-2, -1))
+        out = windows[np.arange(n), :, oy, ox].reshape((n, *lead, h, w))
         return _wrap_like(out, x)
 
     def __repr__(self) -> str:
