@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule import dtypes
 from chainrule.autograd.function import Function
 from chainrule.backend import errstate, get_array_module
+from chainrule.backend import numpy as np  # dtype rules only: no array math here
 from chainrule.ops._broadcast import sum_to_shape
 from chainrule.tensor import Tensor
 
