@@ -112,10 +112,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch", type=int, default=32, help="mini-batch size")
-    parser.add_argument("--quick", action="store_true", help="3 epochs (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="2 epochs (a smoke test)")
     parser.add_argument("--out", type=Path, default=Path("runs/examples"))
     args = parser.parse_args()
-    epochs = 3 if args.quick else args.epochs
+    epochs = 2 if args.quick else args.epochs
     x, y, name = load_problem()
     variants = {
         f"batch GD (batch = {len(x)})": len(x),

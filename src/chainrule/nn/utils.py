@@ -122,10 +122,11 @@ def clip_grad_norm_(
     # torch: clip_coef = max_norm / (total + 1e-6), evaluated as reciprocal(total + 1e-6) *
     # max_norm in the gradients' dtype, then clamped to 1; the multiply always happens.
     with errstate(divide="ignore", invalid="ignore"):
-        coef = dtype.type(1) / (total + dtype.type(1e-6)) * dtype.type(max_norm)
-    coef = xp.minimum(coef, dtype.type(1.0))
-    for g in grads:
-        g *= coef.astype(g.dtype)
+        coef = xp.minimum(
+            dtype.type(1) / (total + dtype.type(1e-6)) * dtype.type(max_norm), dtype.type(1.0)
+        )
+        for g in grads:  # NaN/inf grads stay NaN, as torch (silently)
+            g *= coef.astype(g.dtype)
     return Tensor._make(xp.asarray(total), False, None)
 
 
