@@ -1,3 +1,304 @@
-"""(filled by the layers issue)."""
+r"""Normalization: ``batch_norm`` and ``layer_norm``, each one fused op with the classic
+closed-form backward.
 
-__all__: list[str] = []
+Both standardise :math:`x` over a set :math:`S` of :math:`M` values (batch norm: the batch and
+spatial axes of each channel; layer norm: the trailing ``normalized_shape`` axes of each
+sample) and apply a learned affine map:
+
+.. math::  \mu = \frac1M \sum_S x, \quad \sigma^2 = \frac1M \sum_S (x-\mu)^2, \quad
+           \hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}, \quad y = \gamma \hat x + \beta.
+
+Differentiating through :math:`\mu` and :math:`\sigma^2` (Ioffe & Szegedy 2015) collapses to
+
+.. math::  \frac{\partial C}{\partial x} = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}}
+           \Big(g - \frac1M\sum_S g - \hat x\,\frac1M \sum_S g\,\hat x\Big), \quad
+           \frac{\partial C}{\partial \gamma} = \sum_S g\,\hat x, \quad
+           \frac{\partial C}{\partial \beta} = \sum_S g.
+
+Fused because the composed graph (mean, subtract, square, mean, sqrt, divide, multiply, add)
+would keep about eight full-size intermediates and walk them all again in backward; here the
+forward keeps :math:`\hat x` only and each pass is one NumPy kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Function
+from chainrule.backend import get_array_module
+from chainrule.tensor import Tensor
+
+__all__ = ["batch_norm", "layer_norm"]
+
+
+def _channel_view(x: Any) -> Any:
+    """``x`` (N, C, *) as a 3-D (P, C, Q) view whose axes 0 and 2 are reduced: (N, C, L)
+    in the NCHW layout, (1, C, N*L) when the input is in a convolution's CNHW layout."""
+    n, c = x.shape[0], x.shape[1]
+    if x.ndim == 2:
+        return x[:, :, None]
+    t = x.swapaxes(0, 1)
+    if t.flags.c_contiguous and not x.flags.c_contiguous:
+        return t.reshape(1, c, -1)
+    return x.reshape(n, c, -1)
+
+
+def _from_channel_view(y3: Any, shape: tuple[int, ...]) -> Any:
+    """Undo :func:`_channel_view` for an input of ``shape`` (a view, never a copy)."""
+    if len(shape) == 2:
+        return y3[:, :, 0]
+    if y3.shape[0] == 1 and shape[0] != 1:  # CNHW working layout: back to an N-first view
+        return y3.reshape((shape[1], shape[0]) + tuple(shape[2:])).swapaxes(0, 1)
+    return y3.reshape(shape)
+
+
+def _dot(a: Any, b: Any) -> Any:
+    """Per-channel Σ a·b over axes 0 and 2 of (P, C, Q) arrays, without a temporary."""
+    xp = get_array_module(a)
+    return xp.einsum("pcq,pcq->c", a, b)
+
+
+class BatchNorm(Function):
+    r"""y = γ x̂ + β with batch statistics (training) or running statistics (eval);
+    ∂C/∂x = γ/σ (g − mean(g) − x̂ mean(g x̂)) in training, γ/σ_run g in eval."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, running_mean, running_var, use_batch_stats, momentum, eps):
+        xp = get_array_module(x)
+        x3 = _channel_view(x)
+        m = x3.shape[0] * x3.shape[2]
+        ctx.use_batch_stats = use_batch_stats
+        ctx.m = m
+        if use_batch_stats:
+            mean = x3.mean(axis=(0, 2), dtype=x.dtype)
+            xhat = x3 - mean[:, None]  # fresh array, same layout as x
+            var = _dot(xhat, xhat) / m
+            invstd = 1.0 / xp.sqrt(var + eps)
+            xhat *= invstd[:, None]
+            if running_mean is not None and momentum:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+                running_var *= 1 - momentum
+                running_var += (momentum * m / max(m - 1, 1)) * var  # unbiased, as torch
+        else:
+            invstd = 1.0 / xp.sqrt(running_var + eps)
+            xhat = None
+            mean = running_mean
+        if xhat is not None:
+            y = xhat * w[:, None] if w is not None else xhat.copy()
+            if b is not None:
+                y += b[:, None]
+        else:  # eval: y = x * scale + shift, with no x̂ kept
+            scale = invstd if w is None else w * invstd
+            y = x3 * scale[:, None]
+            shift = -mean * scale
+            if b is not None:
+                shift = shift + b
+            y += shift[:, None]
+        ctx.save_for_backward(xhat if use_batch_stats else x3, w, invstd, mean)
+        return _from_channel_view(y, x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat_or_x, w, invstd, mean = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x3 = xhat_or_x
+        g3 = _channel_view_like(g, x3)
+        gsum = g3.sum(axis=(0, 2))
+        gx = gw = gb = None
+        if ctx.use_batch_stats:
+            gdot = _dot(g3, x3)  # Σ g x̂
+            if need_x:
+                k = invstd if w is None else w * invstd
+                m = ctx.m
+                dx = g3 * k[:, None]
+                tmp = x3 * (k * gdot / m)[:, None]
+                tmp += (k * gsum / m)[:, None]
+                dx -= tmp
+                gx = dx
+        else:
+            gdot = (_dot(g3, x3) - mean * gsum) * invstd  # Σ g x̂ with x̂ = (x − μ_run)/σ_run
+            if need_x:
+                k = invstd if w is None else w * invstd
+                gx = g3 * k[:, None]
+        if need_w:
+            gw = gdot.astype(g.dtype, copy=False)
+        if need_b:
+            gb = gsum.astype(g.dtype, copy=False)
+        if gx is not None:
+            gx = _from_channel_view(gx, g.shape)
+        return gx, gw, gb, None, None, None, None, None
+
+
+def _channel_view_like(g: Any, ref3: Any) -> Any:
+    """``g`` as the same (P, C, Q) view the forward used (a copy only if layouts differ)."""
+    if g.ndim == 2:
+        return g[:, :, None]
+    if ref3.shape[0] == 1 and g.shape[0] != 1:
+        return g.swapaxes(0, 1).reshape(ref3.shape)
+    return g.reshape(ref3.shape)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Batch normalization over the channel axis 1 (``torch.nn.functional.batch_norm``).
+
+    In training each channel is standardised with the batch mean and biased variance over
+    every axis but 1, and the running statistics, when given,
+    move towards them: :math:`r \leftarrow (1-m) r + m\,s` with the *unbiased* batch variance
+    for ``running_var`` (PyTorch's rule). In eval the running statistics are used.
+
+    Args:
+        input: (N, C), (N, C, L) or (N, C, H, W).
+        running_mean, running_var: (C,) buffers updated in place, or None.
+        weight, bias: :math:`\gamma, \beta` of shape (C,), or None.
+        training: use batch statistics (and update the running ones).
+        momentum: :math:`m` above.
+        eps: :math:`\epsilon`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0], [3.0]])
+        >>> cr.nn.functional.batch_norm(x, None, None, training=True)
+        tensor([[-1.],
+                [ 1.]])
+    """
+    name = "batch_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name} expects a Tensor, got {type(input).__name__}")
+    x = input.data
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} expected a floating input, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name} expected an input with a channel axis (N, C, ...), got shape {tuple(x.shape)}"
+        )
+    c = x.shape[1]
+    for label, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.data.shape != (c,):
+            raise ValueError(
+                f"{name}: {label} should have shape ({c},) for an input with {c} "
+                f"channels, got {tuple(t.data.shape)}"
+            )
+        if t is not None and t.data.dtype != x.dtype:
+            raise TypeError(
+                f"{name}: {label} dtype {t.data.dtype} does not match input dtype "
+                f"{x.dtype}; convert the input or the layer (.to(...))"
+            )
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError(
+            f"{name}: running_mean and running_var must be given in evaluation mode "
+            "(training=False); pass training=True to normalise with batch statistics"
+        )
+    if eps <= 0:
+        raise ValueError(f"{name}: eps must be positive, got {eps}")
+    use_batch = bool(training)
+    if use_batch and x.size // c <= 1:
+        raise ValueError(
+            f"{name}: expected more than 1 value per channel when training, got input of "
+            f"shape {tuple(x.shape)}"
+        )
+    rm = None if running_mean is None else running_mean.data  # read in eval, updated in
+    rv = None if running_var is None else running_var.data  # training (in place)
+    momentum = float(momentum) if use_batch and momentum is not None else 0.0
+    return BatchNorm.apply(input, weight, bias, rm, rv, use_batch, momentum, float(eps))
+
+
+class LayerNorm(Function):
+    r"""y = γ x̂ + β over the trailing D values of each row;
+    ∂C/∂x = (1/σ)(g' − mean(g') − x̂ mean(g' x̂)) with g' = γ g."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, d, eps):
+        xp = get_array_module(x)
+        x2 = x.reshape(-1, d)
+        mean = x2.mean(axis=1, keepdims=True, dtype=x.dtype)
+        xhat = x2 - mean
+        var = xp.einsum("rd,rd->r", xhat, xhat)[:, None] / d
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat *= invstd
+        if w is not None:
+            y = xhat * w.reshape(1, d)
+        else:
+            y = xhat.copy()
+        if b is not None:
+            y += b.reshape(1, d)
+        ctx.save_for_backward(xhat, w, invstd)
+        ctx.shapes = (x.shape, None if w is None else w.shape, d)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, w, invstd = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xp = get_array_module(g)
+        shape, wshape, d = ctx.shapes
+        g2 = g.reshape(-1, d)
+        gx = gw = gb = None
+        if need_w:
+            gw = xp.einsum("rd,rd->d", g2, xhat).reshape(wshape)
+        if need_b:
+            gb = g2.sum(axis=0).reshape(wshape)
+        if need_x:
+            gp = g2 * w.reshape(1, d) if w is not None else g2
+            dot = xp.einsum("rd,rd->r", gp, xhat)[:, None] / d
+            dx = gp - gp.mean(axis=1, keepdims=True)
+            dx -= xhat * dot
+            dx *= invstd
+            gx = dx.reshape(shape)
+        return gx, gw, gb, None, None
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Layer normalization over the trailing ``normalized_shape`` axes
+    (``torch.nn.functional.layer_norm``): each sample is standardised with its own mean and
+    biased variance, then :math:`y = \gamma \hat x + \beta` element-wise.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.layer_norm(cr.tensor([[1.0, 3.0]]), (2,))
+        tensor([[-1.,  1.]])
+    """
+    name = "layer_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name} expects a Tensor, got {type(input).__name__}")
+    x = input.data
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} expected a floating input, got dtype {x.dtype}")
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != ns:
+        raise ValueError(
+            f"{name}: expected an input whose trailing dimensions are normalized_shape={ns}, "
+            f"got shape {tuple(x.shape)}"
+        )
+    for label, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.data.shape) != ns:
+            raise ValueError(f"{name}: {label} should have shape {ns}, got {tuple(t.data.shape)}")
+        if t is not None and t.data.dtype != x.dtype:
+            raise TypeError(
+                f"{name}: {label} dtype {t.data.dtype} does not match input dtype {x.dtype}"
+            )
+    d = 1
+    for s in ns:
+        d *= s
+    return LayerNorm.apply(input, weight, bias, d, float(eps))
