@@ -414,6 +414,18 @@ def test_forward_errors():
         model(cr.ones(6), cr.ones(2, 3))
     with pytest.raises(TypeError, match="either positionally or by name"):
         model(cr.ones(2, 6), tab=cr.ones(2, 3))
+    with pytest.raises(TypeError, match="some inputs are symbolic"):
+        model(cr.ones(2, 6), cr.Input((3,)))
+
+
+def test_model_called_on_symbolic_inputs_by_name():
+    inner = functional_two_heads()
+    image, tab = cr.Input((6,), name="i"), cr.Input((3,), name="t")
+    label, value = inner(image=image, tab=tab)
+    assert (label.shape, value.shape) == ((None, 4), (None, 1))
+    outer = cr.Model([image, tab], value)
+    assert outer(cr.ones(2, 6), cr.ones(2, 3)).shape == (2, 1)
+    assert list(outer.state_dict())[0] == "two_heads.linear.weight"
 
 
 def test_symbolic_tensor_has_no_values():
