@@ -152,9 +152,10 @@ class LSTMLayer(Function):
 
     and :math:`∂C/∂h_0 = W_{hh}^\top δ_1`, :math:`∂C/∂c_0 = ∂C/∂c_1 ⊙ f_1`.
 
-    Inside, the gates are stored in the order (i, f, o, g), so that one sigmoid covers the three
-    sigmoid gates; the weight rows are permuted once per call and the deltas are written back in
-    PyTorch's order, so the gradients need no permutation.
+    Inside, the gates are stored in the order (i, f, o, g) and g is computed as
+    :math:`2σ(2z^g) - 1`, so that one sigmoid covers all four gates; the weight rows are permuted
+    once per call and the deltas are written back in PyTorch's order, so the gradients need no
+    permutation.
     """
 
     @staticmethod
@@ -162,27 +163,37 @@ class LSTMLayer(Function):
         xp = get_array_module(x)
         T, B, I = x.shape
         H = w_hh.shape[1]
+        # Rows permuted to (i, f, o, g) and scaled by −1 (−2 for g), so that each step's
+        # pre-activation is already the exponent of σ(z) = 1/(1 + e^{−z}), and one sigmoid
+        # covers all four gates: tanh(z) = 2σ(2z) − 1. (NumPy's float32 exp is about twice as
+        # fast as its tanh, and each NumPy call saved is saved 2·T times.)
         perm = xp.concatenate((xp.arange(2 * H), xp.arange(3 * H, 4 * H), xp.arange(2 * H, 3 * H)))
-        A = (x.reshape(T * B, I) @ w_ih[perm].T).reshape(T, B, 4 * H)  # one GEMM for all steps
+        scale = xp.full((4 * H, 1), -1.0, dtype=x.dtype)
+        scale[3 * H :] = -2.0
+        A = (x.reshape(T * B, I) @ (w_ih[perm] * scale).T).reshape(T, B, 4 * H)  # one GEMM
         if b_ih is not None:
-            A += (b_ih + b_hh)[perm]
-        w_hhT = w_hh[perm].T
+            A += (b_ih + b_hh)[perm] * scale[:, 0]
+        w_hhT = (w_hh[perm] * scale).T
         Y = xp.empty((T + 2, B, H), dtype=x.dtype)
         C = xp.empty((T, B, H), dtype=x.dtype)
         TC = xp.empty((T, B, H), dtype=x.dtype)
+        hz = xp.empty((B, 4 * H), dtype=x.dtype)
         ig = xp.empty((B, H), dtype=x.dtype)
         h, c = h0, c0
-        with errstate(over="ignore"):
+        with errstate(over="ignore"):  # e^{−z} = inf for z ≪ 0 gives σ = 0 exactly
             for t in _steps(T, reverse):
-                a = A[t]  # becomes the activated gates [i, f, o, g] of step t
-                a += h @ w_hhT
-                _sigmoid_(a[:, : 3 * H], xp)
-                g = xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
-                i, f, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H]
-                ct = xp.multiply(f, c, out=C[t])
-                ct += xp.multiply(i, g, out=ig)
-                xp.tanh(ct, out=TC[t])
-                h = xp.multiply(o, TC[t], out=Y[t])
+                a = A[t]  # −z_t, then the activated gates [i, f, o, g] of step t
+                a += xp.matmul(h, w_hhT, out=hz)
+                xp.exp(a, out=a)
+                a += 1
+                xp.divide(1, a, out=a)
+                g = a[:, 3 * H :]
+                g *= 2
+                g -= 1
+                ct = xp.multiply(a[:, H : 2 * H], c, out=C[t])  # f ⊙ c_{t−1}
+                ct += xp.multiply(a[:, :H], g, out=ig)  # + i ⊙ g
+                tc = xp.tanh(ct, out=TC[t])
+                h = xp.multiply(a[:, 2 * H : 3 * H], tc, out=Y[t])  # o ⊙ tanh c_t
                 c = ct
         Y[T] = h
         Y[T + 1] = c
@@ -199,14 +210,19 @@ class LSTMLayer(Function):
         xp = get_array_module(gY)
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        i, f, o, g = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
+        i, f, g = A[..., :H], A[..., H : 2 * H], A[..., 3 * H :]
         # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once
-        P = o * (1 - TC * TC)  # ∂c_t-contribution of ∂C/∂h_t
-        Q = TC * o * (1 - o)  # δ^o = ∂C/∂h_t ⊙ Q
+        S = A[..., : 3 * H] * (1 - A[..., : 3 * H])  # σ' = a(1 − a) of i, f, o
+        P = 1 - TC * TC
+        P *= A[..., 2 * H : 3 * H]  # P = o ⊙ (1 − tanh² c_t): ∂C/∂c_t gets ∂C/∂h_t ⊙ P
+        Q = S[..., 2 * H :]
+        Q *= TC  # δ^o = ∂C/∂h_t ⊙ Q, Q = tanh c_t ⊙ o(1 − o)
         R = xp.empty((T, B, 3, H), dtype=A.dtype)  # [δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R
-        xp.multiply(g, i * (1 - i), out=R[:, :, 0])
-        xp.multiply(_previous(C, c0, reverse), f * (1 - f), out=R[:, :, 1])
-        xp.multiply(i, 1 - g * g, out=R[:, :, 2])
+        xp.multiply(g, S[..., :H], out=R[:, :, 0])
+        xp.multiply(_previous(C, c0, reverse), S[..., H : 2 * H], out=R[:, :, 1])
+        r2 = xp.multiply(g, g, out=R[:, :, 2])
+        xp.subtract(1, r2, out=r2)
+        r2 *= i
         dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
         tmp = xp.empty((B, H), dtype=A.dtype)
         dh = gY[T].copy()
