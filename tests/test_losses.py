@@ -9,6 +9,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -363,3 +366,39 @@ def test_adaptive_loss_learns_the_shape(sampler, alpha_range, scale_range):
     alpha, scale = float(m.alpha().data[0]), float(m.scale().data[0])
     assert alpha_range[0] <= alpha <= alpha_range[1], alpha
     assert scale_range[0] <= scale <= scale_range[1], scale
+
+
+# ---- properties (RELIABILITY.md, "Property tests with Hypothesis") ----
+_logits = hnp.arrays(
+    np.float64,
+    hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+    elements=st.floats(-1e4, 1e4, allow_nan=False),
+)
+
+
+@given(_logits, st.data())
+def test_property_cross_entropy_is_minus_log_softmax_at_target(z, data):
+    t = data.draw(hnp.arrays(np.int64, z.shape[0], elements=st.integers(0, z.shape[1] - 1)))
+    with np.errstate(**FINITE):
+        ours = F.cross_entropy(cr.tensor(z), cr.tensor(t), reduction="none").data
+        ls = F.log_softmax(cr.tensor(z), 1).data
+    np.testing.assert_allclose(ours, -ls[np.arange(len(t)), t], rtol=1e-12, atol=1e-12)
+    ref = torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(t), reduction="none")
+    np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-6, atol=1e-8)
+
+
+@given(
+    hnp.arrays(np.float64, st.integers(1, 16), elements=st.floats(-1e4, 1e4, allow_nan=False)),
+    st.data(),
+)
+def test_property_bce_with_logits_stable_form(x, data):
+    y = data.draw(hnp.arrays(np.float64, x.shape, elements=st.floats(0, 1)))
+    with np.errstate(**FINITE):
+        ours = F.binary_cross_entropy_with_logits(cr.tensor(x), cr.tensor(y), reduction="none")
+    assert np.all(ours.data >= 0)
+    stable = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    np.testing.assert_allclose(ours.data, stable, rtol=1e-12, atol=1e-12)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor(x), torch.tensor(y), reduction="none"
+    )
+    np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-6, atol=1e-8)
