@@ -4,6 +4,7 @@
 - Functional: :func:`Input` and :class:`Model` (several inputs and outputs, shared layers).
 - Modular: reusable blocks as ``Module`` subclasses (:class:`ConvBlock`,
   :class:`ResidualBlock`, :class:`LinearBlock`).
+- The perceptron of notes 002 (:class:`Perceptron`, trained by its own learning rule).
 - The zoo: :func:`lenet5`, :func:`vgg_small`, :func:`small_cnn`, :func:`small_resnet`,
   :func:`mlp`, by name through :func:`get_model` / :func:`available_models`.
 
@@ -13,6 +14,7 @@ optimizer.
 
 from chainrule.models.blocks import ConvBlock, LinearBlock, ResidualBlock
 from chainrule.models.functional import Input, Model, SymbolicTensor
+from chainrule.models.perceptron import Perceptron
 from chainrule.models.recommend import Recommendation, recommend
 from chainrule.models.zoo import (
     available_models,
@@ -29,6 +31,7 @@ __all__ = [
     "Input",
     "LinearBlock",
     "Model",
+    "Perceptron",
     "Recommendation",
     "ResidualBlock",
     "SymbolicTensor",
