@@ -1,7 +1,7 @@
 r"""Barron's general and adaptive robust loss ("A General and Adaptive Robust Loss Function",
 CVPR 2019), for the notes' "Adaptive Loss" row (a loss that moves between L1- and L2-like
 behaviour). The row's own formula, :math:`|x|^p/p` with :math:`p = 2 - 2/(1 + (x/c)^2)`, is a
-garbled form; the issue asks for Barron's loss, which is what is written here.
+different, simpler loss; the issue asks for Barron's, which is what is written here.
 
 The general loss of a residual x with shape α and scale c > 0,
 
