@@ -158,7 +158,7 @@ class Perceptron(Module):
             raise ValueError(f"Perceptron: targets must be 0 or 1, got {bad.item()!r}")
         return arr.astype(self.weight.data.dtype)
 
-    def fit(  # type: ignore[override]  (the perceptron rule, not gradient descent)
+    def fit(  # type: ignore[override]
         self,
         x: Any,
         t: Any,
@@ -170,6 +170,7 @@ class Perceptron(Module):
     ) -> PerceptronHistory:
         r"""Train with the perceptron rule :math:`w_{ij} \leftarrow w_{ij} + η (t_j - y_j) x_i`,
         one sample at a time, for up to ``epochs`` passes; stop after a pass with no error.
+        (This replaces :meth:`Module.fit`'s gradient descent: the step has no gradient.)
 
         Args:
             x: inputs, (n, N).

@@ -169,7 +169,9 @@ class PReLU(Module):
             raise TypeError(f"PReLU: num_parameters must be an int, got {num_parameters!r}")
         if num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
-        self.num_parameters = num_parameters
+        # PyTorch keeps this as ``num_parameters``; here that name is Module.num_parameters(),
+        # the parameter count, so the number of slopes is ``weight.shape[0]`` / ``num_slopes``
+        self.num_slopes = num_parameters
         self.init = float(init)
         self.weight = Parameter(full((num_parameters,), self.init, dtype=dtype))
 
@@ -180,7 +182,7 @@ class PReLU(Module):
         return A.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
-        return f"num_parameters={self.num_parameters}"
+        return f"num_parameters={self.num_slopes}"
 
 
 class ELU(Module):
@@ -280,6 +282,8 @@ class Swish(Module):
         >>> cr.nn.Swish(beta=1.0)(cr.tensor([0.0, 1.0]))
         tensor([0.    , 0.7311])
     """
+
+    beta: Any  # a float, or a Parameter when learnable
 
     def __init__(self, beta: float = 1.0, learnable: bool = False, dtype: Any = None) -> None:
         super().__init__()

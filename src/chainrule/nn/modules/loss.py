@@ -363,7 +363,7 @@ class AdaptiveRobustLoss(Module):
             else:
                 latent = 0.0
             self.latent_alpha = Parameter(full((num_dims,), latent, dtype=dtype))
-        elif self.learnable_scale and not 0 <= self.fixed_alpha <= ALPHA_MAX:
+        elif scale is None and not 0 <= float(alpha) <= ALPHA_MAX:
             raise ValueError(
                 f"{name}: a learned scale needs the likelihood, defined for alpha in "
                 f"[0, {ALPHA_MAX:g}], got alpha={alpha}"
