@@ -89,6 +89,7 @@ def test_prelu_parameter_and_init():
     assert [n for n, _ in m.named_parameters()] == ["weight"]
     np.testing.assert_array_equal(m.weight.data, np.full(4, 0.25, np.float32))
     assert m.weight.dtype == np.float32
+    assert m.num_parameters() == 4 and m.num_slopes == 4  # Module's count is not shadowed
     with pytest.raises(ValueError, match="num_parameters must be >= 1"):
         cr.nn.PReLU(0)
 
