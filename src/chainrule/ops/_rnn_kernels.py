@@ -63,10 +63,14 @@ def _previous(states: Any, first: Any, reverse: bool) -> Any:
 def _input_grads(ctx: Any, dZx: Any, x: Any, w_ih: Any) -> tuple[Any, Any, Any]:
     r"""From the stacked input-side deltas δ (T, B, G): ∂C/∂x_t = δ_t W_ih, ∂C/∂W_ih = Σ_t δ_tᵀ x_t,
     ∂C/∂b_ih = Σ_t Σ_batch δ_t; each is one GEMM (or sum) over all T·B rows."""
+    xp = get_array_module(dZx)
     T, B, G = dZx.shape
     d2 = dZx.reshape(T * B, G)
     need = ctx.needs_input_grad
-    dx = (d2 @ w_ih).reshape(x.shape) if need[0] else None
+    dx = None
+    if need[0]:  # written in place in x's shape: a fresh array, not a view (no copy later)
+        dx = xp.empty(x.shape, dtype=x.dtype)
+        xp.matmul(d2, w_ih, out=dx.reshape(T * B, -1))
     dw = d2.T @ x.reshape(T * B, -1) if need[ctx.i_w_ih] else None
     db = d2.sum(axis=0) if ctx.has_bias else None
     return dx, dw, db

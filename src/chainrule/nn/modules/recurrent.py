@@ -19,22 +19,12 @@ from chainrule.creation import zeros
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.ops.dropout import dropout
 from chainrule.ops.recurrent import GATES, run_gru, run_lstm, run_rnn
 from chainrule.ops.shape import cat, stack
-from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
-
-
-def _dropout(x: Tensor, p: float) -> Tensor:
-    """Inverted dropout between layers: keep each unit with probability 1 − p, scale by
-    1/(1 − p), so the expected value is unchanged; the mask comes from chainrule's generator."""
-    if p >= 1:  # everything dropped (PyTorch returns zeros, not 0/0)
-        return x * 0.0
-    keep = default_generator.random(x.shape, dtype=x.dtype) >= p
-    mask = Tensor._make(keep.astype(x.dtype) / (1 - p), False, None)
-    return x * mask
 
 
 def _zeros_like_state(x: Tensor, batch: int, hidden: int) -> Tensor:
@@ -262,7 +252,7 @@ class RNNBase(Module):
                 outs.append(y)
             x = outs[0] if D == 1 else cat(outs, dim=2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                x = _dropout(x, self.dropout)
+                x = dropout(x, self.dropout)
         output = x
         last = [stack(f, dim=0) for f in finals]
         if not batched:
