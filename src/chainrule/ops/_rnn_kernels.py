@@ -51,24 +51,61 @@ def _steps(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(states: Any, first: Any, reverse: bool) -> Any:
+def _previous(states: Any, first: Any, reverse: bool, out: Any = None) -> Any:
     """The state each step starts from, stacked: [h_0, h_1, …, h_{T−1}] forward,
     [h_2, …, h_T, h_0] (step t starts from t + 1) for a reversed direction."""
-    xp = get_array_module(states)
+    if out is None:
+        out = get_array_module(states).empty_like(states)
     if reverse:
-        return xp.concatenate((states[1:], first[None]), axis=0)
-    return xp.concatenate((first[None], states[:-1]), axis=0)
+        out[:-1] = states[1:]
+        out[-1] = first
+    else:
+        out[0] = first
+        out[1:] = states[:-1]
+    return out
+
+
+def _grads(ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: int):
+    r"""The gradients that follow from the stacked deltas δ (T, B, G) when the input and the
+    hidden side share them (RNN, LSTM), each one GEMM (or sum) over all T·B rows:
+    ∂C/∂x_t = δ_t W_ih, ∂C/∂b = Σ_t Σ_batch δ_t, and
+    [∂C/∂W_ih, ∂C/∂W_hh] = Σ_t δ_tᵀ [x_t, h_{t−1}] as a single GEMM against the (T·B, I + H)
+    matrix of inputs and previous states (one larger GEMM runs faster than two)."""
+    xp = get_array_module(dZ)
+    T, B, G = dZ.shape
+    I, H = x.shape[2], states.shape[2]
+    d2 = dZ.reshape(T * B, G)
+    need = ctx.needs_input_grad
+    dx = None
+    if need[0]:  # written in place in x's shape: a fresh array, not a view (no copy later)
+        dx = xp.empty(x.shape, dtype=x.dtype)
+        xp.matmul(d2, w_ih, out=dx.reshape(T * B, I))
+    db = d2.sum(axis=0) if ctx.has_bias else None
+    want_ih, want_hh = need[ctx.i_w_ih], need[i_w_hh]
+    dw_ih = dw_hh = None
+    if want_ih and want_hh:
+        XH = xp.empty((T, B, I + H), dtype=x.dtype)
+        XH[..., :I] = x
+        _previous(states, h0, ctx.reverse, out=XH[..., I:])
+        dW = d2.T @ XH.reshape(T * B, I + H)
+        dw_ih, dw_hh = xp.ascontiguousarray(dW[:, :I]), xp.ascontiguousarray(dW[:, I:])
+    elif want_ih:
+        dw_ih = d2.T @ x.reshape(T * B, I)
+    elif want_hh:
+        dw_hh = d2.T @ _previous(states, h0, ctx.reverse).reshape(T * B, H)
+    return dx, dw_ih, dw_hh, db
 
 
 def _input_grads(ctx: Any, dZx: Any, x: Any, w_ih: Any) -> tuple[Any, Any, Any]:
-    r"""From the stacked input-side deltas δ (T, B, G): ∂C/∂x_t = δ_t W_ih, ∂C/∂W_ih = Σ_t δ_tᵀ x_t,
+    r"""Input-side gradients from the stacked input-side deltas δ (T, B, G) (GRU, whose hidden
+    side has its own deltas): ∂C/∂x_t = δ_t W_ih, ∂C/∂W_ih = Σ_t δ_tᵀ x_t,
     ∂C/∂b_ih = Σ_t Σ_batch δ_t; each is one GEMM (or sum) over all T·B rows."""
     xp = get_array_module(dZx)
     T, B, G = dZx.shape
     d2 = dZx.reshape(T * B, G)
     need = ctx.needs_input_grad
     dx = None
-    if need[0]:  # written in place in x's shape: a fresh array, not a view (no copy later)
+    if need[0]:
         dx = xp.empty(x.shape, dtype=x.dtype)
         xp.matmul(d2, w_ih, out=dx.reshape(T * B, -1))
     dw = d2.T @ x.reshape(T * B, -1) if need[ctx.i_w_ih] else None
@@ -107,6 +144,7 @@ class RNNLayer(Function):
         Y[T] = h
         ctx.i_w_ih = 2
         ctx.has_bias = b_ih is not None
+        ctx.reverse = reverse
         ctx.info = (nonlinearity, reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh, Y)
         return Y
@@ -125,12 +163,7 @@ class RNNLayer(Function):
             dh += gY[t]
             dz = xp.multiply(dh, D[t], out=dZ[t])
             dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-        dx, dw_ih, db = _input_grads(ctx, dZ, x, w_ih)
-        H = w_hh.shape[1]
-        dw_hh = None
-        if ctx.needs_input_grad[3]:
-            prev = _previous(Hs, h0, reverse)
-            dw_hh = dZ.reshape(-1, H).T @ prev.reshape(-1, H)
+        dx, dw_ih, dw_hh, db = _grads(ctx, dZ, x, w_ih, Hs, h0, 3)
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
 
@@ -175,8 +208,7 @@ class LSTMLayer(Function):
         scale = xp.full((4 * H, 1), -1.0, dtype=x.dtype)
         scale[3 * H :] = -2.0
         A = (x.reshape(T * B, I) @ (w_ih[perm] * scale).T).reshape(T, B, 4 * H)  # one GEMM
-        if b_ih is not None:
-            A += (b_ih + b_hh)[perm] * scale[:, 0]
+        bias = None if b_ih is None else (b_ih + b_hh)[perm] * scale[:, 0]
         w_hhT = (w_hh[perm] * scale).T
         Y = xp.empty((T + 2, B, H), dtype=x.dtype)
         C = xp.empty((T, B, H), dtype=x.dtype)
@@ -188,6 +220,8 @@ class LSTMLayer(Function):
             for t in _steps(T, reverse):
                 a = A[t]  # −z_t, then the activated gates [i, f, o, g] of step t
                 a += xp.matmul(h, w_hhT, out=hz)
+                if bias is not None:  # added here, while A[t] is in cache
+                    a += bias
                 xp.exp(a, out=a)
                 a += 1
                 xp.divide(1, a, out=a)
@@ -238,12 +272,7 @@ class LSTMLayer(Function):
             xp.multiply(dh, Q[t], out=dZ[t, :, 3])
             dc *= f[t]  # ∂C/∂c_{t−1}
             dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-        dZ = dZ.reshape(T, B, 4 * H)
-        dx, dw_ih, db = _input_grads(ctx, dZ, x, w_ih)
-        dw_hh = None
-        if ctx.needs_input_grad[4]:
-            prev = _previous(Y[:T], h0, reverse)
-            dw_hh = dZ.reshape(-1, 4 * H).T @ prev.reshape(-1, H)
+        dx, dw_ih, dw_hh, db = _grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
         need = ctx.needs_input_grad
         return (
             dx,
