@@ -9,6 +9,9 @@ from __future__ import annotations
 import copy
 import doctest
 import importlib
+import importlib.util
+import os
+import re
 
 import numpy as np
 import pytest
@@ -315,6 +318,20 @@ def test_variable_length_dimension():
     assert model(cr.ones(1, 2, 8)).shape == (1, 2)
 
 
+def test_batch_axis_found_wherever_a_layer_puts_it():
+    seq = cr.Input((None, 8), name="seq")
+    out, (h, c) = cr.nn.LSTM(8, 16, num_layers=2, batch_first=True)(seq)
+    assert out.shape == (None, None, 16)
+    assert h.shape == c.shape == (2, None, 16)  # (layers, batch, hidden)
+    total = cr.nn.Lambda(lambda t: t.sum(dim=0), name="over_batch")(cr.Input((3,)))
+    assert total.shape == (3,)  # no batch axis left
+    model = cr.Model(seq, [out[:, -1], h])
+    last, hidden = model(cr.ones(4, 7, 8))
+    assert last.shape == (4, 16) and hidden.shape == (2, 4, 16)
+    row = r"lstm \(LSTM\)\s+\[\(None, None, 16\), \[\(2, None, 16\), \(2, None, 16\)\]\]"
+    assert re.search(row, model.summary_text())
+
+
 def test_nested_model_as_layer(rng):
     x = cr.Input((4,))
     inner = cr.Model(x, cr.nn.Linear(4, 2)(x), name="encoder")
@@ -344,7 +361,7 @@ def test_build_runs_in_eval_mode_restores_modes_and_draws_no_random_numbers():
     x = cr.Input((3,))
     state = crandom.get_rng_state()
     model = cr.Model(x, probe(x))
-    assert probe.seen == [False, False]  # recorded once, replayed once by Model
+    assert probe.seen == [False] * 3  # two dummy batches recorded, one replayed by Model
     assert probe.training and model.training
     assert crandom.get_rng_state() == state
     probe.eval()
@@ -362,11 +379,14 @@ def test_shape_mismatch_names_layer_and_both_shapes():
         cr.nn.Linear(30, 4)(h)
     msg = str(info.value)
     assert "layer Linear(in_features=30, out_features=4, bias=True)" in msg
-    assert "got shape (None, 16) from Linear" in msg
+    assert "got shape (None, 16) float32 from Linear" in msg
     assert "expected (None, ..., 30)" in msg
     assert isinstance(info.value.__cause__, ValueError)
-    with pytest.raises(ValueError, match=r"got shape \(None, 20\) from input 'features'"):
+    with pytest.raises(ValueError, match=r"got shape \(None, 20\) float32 from input 'features'"):
         cr.nn.Concatenate(dim=2)([x, x])
+    wide = cr.Input((3,), dtype="float64", name="wide")
+    with pytest.raises(TypeError, match=r"got shape \(None, 3\) float64 from input 'wide'.*dtype"):
+        cr.nn.Linear(3, 2)(wide)
 
 
 @pytest.mark.parametrize(
@@ -524,3 +544,19 @@ def test_docstring_examples():
     for mod in (functional, importlib.import_module("chainrule.nn.modules.merge")):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, mod.__name__
+
+
+def _example(name: str):
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_functional_two_heads_example_learns():
+    """examples/functional_two_heads.py --quick (8 epochs; measured: digit accuracy 0.994,
+    ink MAE 0.0098 against 0.0278 for the training mean; 2-15 s on the shared 2 cores)."""
+    result = _example("functional_two_heads").main(["--quick", "--quiet"])
+    assert result["accuracy"] > 0.95
+    assert result["ink_mae"] < 0.6 * result["baseline_mae"]

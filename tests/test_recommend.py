@@ -270,3 +270,36 @@ def test_result_is_frozen():
 def test_docstring_examples():
     result = doctest.testmod(rec_mod)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_mlp_tabular_example_learns():
+    """examples/mlp_tabular.py --quick (40 epochs each; measured: breast cancer 0.965 against
+    0.629 for the majority class, wine 1.000 against 0.400, diabetes MAE 43.8 against 58.3 for
+    the training mean and 45.1 for least squares; about 1 s)."""
+    pytest.importorskip("sklearn", reason="scikit-learn (an example dependency) is not installed")
+    import test_functional_model
+
+    result = test_functional_model._example("mlp_tabular").main(["--quick", "--quiet"])
+    assert result["breast_cancer"]["accuracy"] > 0.92
+    assert result["breast_cancer"]["majority"] < 0.7
+    assert result["wine"]["accuracy"] > 0.9
+    assert result["diabetes"]["mae"] < 0.85 * result["diabetes"]["mean_mae"]
+
+
+@pytest.mark.parametrize("row", range(len(ROWS)))
+def test_names_work_with_compile_and_loss_module(row, rng):
+    from chainrule.training.trainer import LOSSES
+
+    r = cr.recommend(**ROWS[row][0])
+    assert r.loss in LOSSES
+    assert r.optimizer in cr.optim.OPTIMIZERS
+    assert all(a in cr.optim.OPTIMIZERS for a in r.alternatives)
+    model = cr.models.mlp(3, (4,), r.out_features)
+    model.compile(optimizer=r.optimizer, loss=r.loss)
+    out = model(cr.tensor(rng.standard_normal((5, 3)).astype("float32")))
+    if r.loss == "cross_entropy":
+        target = cr.tensor(rng.integers(0, r.out_features, 5))
+    else:
+        target = cr.tensor(rng.integers(0, 2, (5, 1)).astype("float32"))
+    by_name = getattr(cr.nn.functional, LOSSES[r.loss])(out, target)
+    assert float(r.loss_module()(out, target)) == pytest.approx(float(by_name))

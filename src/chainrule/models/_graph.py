@@ -2,8 +2,8 @@
 
 The machinery behind :mod:`chainrule.models.functional` (Keras's ``KerasTensor`` and
 ``Node``). ``Module.__call__`` hands a call whose first argument is a :class:`SymbolicTensor`
-to :func:`record_call`, which runs the layer on the inputs' dummy batches (batch of 2, the
-declared dtype, eval mode, ``no_grad``) to learn its output shapes, and returns symbolic
+to :func:`record_call`, which runs the layer on the inputs' two dummy batches (2 and 3 samples,
+the declared dtype, eval mode, ``no_grad``) to learn its output shapes, and returns symbolic
 outputs that remember the call.
 """
 
@@ -22,8 +22,10 @@ from chainrule.tensor import Tensor
 __all__ = ["Input", "SymbolicTensor", "TensorOp", "record_call"]
 
 _ids = itertools.count()  # creation order of tensors and nodes: a valid topological order
-_BATCH = 2  # rows of the dummy batch that checks shapes
-_FREE_SIZES = (3, 5)  # sizes tried for dimensions declared None
+# The two dummy batches every layer call is checked on: (batch size, size of each dimension
+# declared None). An output axis whose size differs between the two is reported as None.
+_VARIANTS = ((2, 3), (3, 5))
+_BATCH = _VARIANTS[0][0]
 
 
 class SymbolicTensor:
@@ -50,7 +52,7 @@ class SymbolicTensor:
         self.dtype = dtype
         self.name = name
         self._node = node
-        self._values = values  # dummy batches, one per size tried for free dims
+        self._values = values  # the two dummy batches (see _VARIANTS)
         self._id = next(_ids)
 
     @property
@@ -222,9 +224,9 @@ def Input(  # noqa: N802  (Keras's name)
         raise TypeError(f"Input: name must be a non-empty string, got {name!r}")
     d = dtypes.resolve_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     shape = tuple(shape)
-    sizes = _FREE_SIZES if None in shape else _FREE_SIZES[:1]
     values = tuple(
-        _dummy((_BATCH, *(s if dim is None else dim for dim in shape)), d) for s in sizes
+        _dummy((batch, *(free if dim is None else dim for dim in shape)), d)
+        for batch, free in _VARIANTS
     )
     return SymbolicTensor((None, *shape), d, values, name=name)
 
@@ -388,16 +390,21 @@ def record_call(layer: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         dims = [
             d if all(x.shape[j] == d for x in variants) else None for j, d in enumerate(first.shape)
         ]
-        shape = (None, *dims[1:]) if dims else ()
+        shape = tuple(dims)
         node.outputs.append(SymbolicTensor(shape, first.dtype, variants, node=node))
     it = iter(node.outputs)
     node.out_struct = _map(results[0], Tensor, lambda _: next(it))
     return node.out_struct
 
 
-def _shape_error(layer: Module, inputs: list[SymbolicTensor], e: Exception) -> ValueError:
+def _shape_error(layer: Module, inputs: list[SymbolicTensor], e: Exception) -> Exception:
+    """One error for a layer that failed on the dummy batch: what it got, what it expects.
+
+    A ``TypeError`` from the layer (e.g. a dtype mismatch) stays a ``TypeError``; anything
+    else becomes a ``ValueError``. The layer's own error is chained as the cause.
+    """
     got = ", ".join(
-        f"{_fmt_shape(t.shape)} from "
+        f"{_fmt_shape(t.shape)} {t.dtype} from "
         + (
             f"input '{t.name}'"
             if t._node is None and t.name
@@ -414,6 +421,6 @@ def _shape_error(layer: Module, inputs: list[SymbolicTensor], e: Exception) -> V
         f"layer {_layer_label(layer)}{args} cannot take its input: got shape {got}"
         + (f"; expected {expected}" if expected else "")
         + f". The layer said: {type(e).__name__}: {e} "
-        f"(shapes are checked on a dummy batch of {_BATCH})"
+        f"(checked on a dummy batch of {_BATCH})"
     )
-    return ValueError(msg)
+    return TypeError(msg) if isinstance(e, TypeError) else ValueError(msg)

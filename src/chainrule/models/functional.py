@@ -7,12 +7,13 @@ any :class:`chainrule.nn.Module` on symbolic tensors does not compute; it record
 ``Model(inputs, outputs)`` walks the recorded nodes back from the outputs and becomes an
 ordinary ``Module`` that runs them in topological order.
 
-Shapes are checked as the graph is built. Each call runs the layer once on a small dummy batch
-(batch of 2, the declared dtype, in eval mode, under ``no_grad``), so a layer that cannot take
-the shape it was given fails at once, with one error naming the layer, the shape it got and,
-where the layer declares it (``in_features``, ``in_channels``, ``num_features``, ...), the shape
-it expected. Dimensions declared ``None`` (a variable sequence length) are run at two sizes;
-output dimensions that follow them are reported as ``None``.
+Shapes are checked as the graph is built. Each call runs the layer on two small dummy batches
+(2 and 3 samples, the declared dtype, in eval mode, under ``no_grad``), so a layer that cannot
+take the shape it was given fails at once, with one error naming the layer, the shape it got
+and, where the layer declares it (``in_features``, ``in_channels``, ``num_features``, ...), the
+shape it expected. Dimensions declared ``None`` (a variable sequence length) get sizes 3 and 5
+in the two batches; an output axis whose size differs between them is ``None`` (the batch axis,
+wherever a layer puts it, like the second axis of an LSTM's hidden state).
 
 The layers become the model's children, named after their ``name`` attribute or their class
 (``linear``, ``linear_1``, ... in call order, like Keras), so ``state_dict`` works and a layer
@@ -131,6 +132,10 @@ class Model(Module):
         self._output_kind, out_list, out_keys = self._parse_outputs(outputs)
         self.inputs = in_list
         self.input_names = in_names
+        self._input_checks = [  # (rank, ((axis, size) of each fixed axis)) per input
+            (len(t.shape), tuple((i, d) for i, d in enumerate(t.shape) if d is not None))
+            for t in in_list
+        ]
         self.outputs = out_list
         nodes = self._collect(in_list, out_list, in_names)
         self._nodes = nodes
@@ -296,7 +301,7 @@ class Model(Module):
             for m, mode in modes:
                 object.__setattr__(m, "training", mode)
         for t, o, n in zip(self.outputs, outs, self.output_names):
-            got = (None, *o.shape[1:]) if o.ndim else ()
+            got = tuple(o.shape)
             want = tuple(g if w is None else w for g, w in zip(got, t.shape))
             if len(got) != len(t.shape) or got != want:
                 raise RuntimeError(
@@ -322,6 +327,15 @@ class Model(Module):
 
     def _bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
         n = len(self.inputs)
+        if not kwargs and len(args) == n:  # fast path: model(a, b) on tensors of the right rank
+            for x, (ndim, fixed) in zip(args, self._input_checks):
+                if type(x) is not Tensor:
+                    break
+                shape = x.data.shape
+                if len(shape) != ndim or any(shape[i] != d for i, d in fixed):
+                    break
+            else:
+                return list(args)
         names = self.input_names
         if kwargs:
             if args:
@@ -329,7 +343,7 @@ class Model(Module):
                     f"Model {self.name!r}: pass the inputs either positionally or by name, not both"
                 )
             args = (kwargs,)
-        if len(args) == 1 and isinstance(args[0], Mapping):
+        if len(args) == 1 and (type(args[0]) is dict or isinstance(args[0], Mapping)):
             given = args[0]
             missing = [k for k in names if k not in given]
             extra = [k for k in given if k not in names]
