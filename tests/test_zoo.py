@@ -138,6 +138,9 @@ def test_known_parameter_counts():
     assert cr.models.vgg_small().num_parameters() == 468_010
     assert cr.models.small_cnn().num_parameters() == 9_978  # 176 + 4,672 + 5,130
     assert cr.models.mlp(4, (), 1).num_parameters() == 5
+    # stem 144 + 32; block 1: 4,608 + 64 + 9,216 + 64 + 512 + 64; block 2: 18,432 + 128
+    # + 36,864 + 128 + 2,048 + 128; head 650
+    assert cr.models.small_resnet().num_parameters() == 73_082
     keys = list(cr.models.lenet5().state_dict())
     assert keys == [f"{i}.{p}" for i in (0, 3, 7, 9, 11) for p in ("weight", "bias")]
 
@@ -228,6 +231,15 @@ def test_mlp_options():
         cr.models.mlp(4, hidden=(0,))
     with pytest.raises(ValueError, match="unknown activation 'relux'"):
         cr.models.mlp(4, activation="relux")
+
+
+def test_package_exports():
+    from chainrule.models import perceptron
+
+    assert cr.models.Perceptron is perceptron.Perceptron
+    assert cr.Input is cr.models.Input and cr.Model is cr.models.Model
+    assert cr.recommend is cr.models.recommend
+    assert {"ConvBlock", "ResidualBlock", "LinearBlock", "get_model"} <= set(cr.models.__all__)
 
 
 def test_get_model_and_available_models():
