@@ -128,6 +128,12 @@ def _t_min(x, dim=None, keepdim=False):
     return torch.amin(x, dim=() if dim is None else dim, keepdim=keepdim)
 
 
+def _lse_empty(rng):
+    # ln of an empty sum: -inf, as torch (no finite differences through an infinite output)
+    yield S("empty_dim", _n(rng, 3, 0), dim=1, gradcheck=False)
+    yield S("empty_other_dim", _n(rng, 0, 3), dim=1)
+
+
 def _t_lse(x, dim=None, keepdim=False):
     return torch.logsumexp(x, dim=tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim)
 
@@ -351,6 +357,7 @@ def _extreme_samples(rng):
     ties = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     yield S("ties_dim", ties.copy(), dim=1, gradcheck=False)
     yield S("ties_all", ties.copy(), gradcheck=False)
+    yield S("empty_other_dim", _n(rng, 0, 3), dim=1)
 
 
 def _extreme_errors(name):
@@ -370,11 +377,13 @@ def _arg_samples(rng):
     yield S("scalar0d", _n(rng))
     yield S("ties", np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), dim=1)
     yield S("int_input", np.array([[3, 1, 4], [1, 5, 9]]), dim=1)
+    yield S("empty_other_dim", _n(rng, 0, 3), dim=1)
 
 
 def _arg_errors(name):
     def gen():
         yield _err("empty", np.ones((0,)), match=f"{name}: cannot take {name} of an empty")
+        yield _err("empty_dim", np.ones((0, 3)), dim=0, match=f"{name}: .* dimension of size 0")
 
     return gen
 
@@ -426,7 +435,7 @@ REDUCTION = [
         "logsumexp",
         cr.logsumexp,
         _t_lse,
-        _chain(reduction(), _scalar_sample()),
+        _chain(reduction(), _scalar_sample(), _lse_empty),
         error_inputs=_reduce_errors("logsumexp"),
     ),
     OpInfo("argmax", cr.argmax, torch.argmax, _arg_samples, _arg_errors("argmax"), grad=False),
@@ -801,6 +810,8 @@ def _softmax_samples(rng):
     yield S("scalar0d", _n(rng), 0)
     yield S("large", 1e3 * _n(rng, 2, 4), -1)
     yield S("noncontig", noncontiguous(_n(rng, 4, 3)), 1)
+    yield S("empty_rows", _n(rng, 0, 3), -1)
+    yield S("empty_dim", _n(rng, 3, 0), 1)
 
 
 def _softmax_errors(name):

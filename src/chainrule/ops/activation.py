@@ -48,6 +48,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = get_array_module(x)
+        if x.size == 0:  # no element: nothing to normalise (max over it is undefined)
+            ctx.save_for_backward(x)
+            ctx.dim = dim
+            return x.copy()
         with errstate(invalid="ignore", over="ignore"):
             e = xp.exp(x - x.max(axis=dim, keepdims=True))
             e /= e.sum(axis=dim, keepdims=True)
@@ -69,6 +73,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = get_array_module(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.dim = dim
+            return x.copy()
         with errstate(invalid="ignore", over="ignore", divide="ignore"):
             s = x - x.max(axis=dim, keepdims=True)
             s -= xp.log(xp.exp(s).sum(axis=dim, keepdims=True))

@@ -182,6 +182,12 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         xp = get_array_module(x)
+        if _empty_reduction(x.shape, axes):  # sum of no terms: ln 0 = -inf, as PyTorch
+            shape = tuple(1 if axes is None or i in axes else n for i, n in enumerate(x.shape))
+            y = xp.full(shape, -xp.inf, dtype=x.dtype)
+            ctx.save_for_backward(x, y)
+            ctx.info = (axes, keepdim)
+            return y if keepdim else xp.squeeze(y, axis=axes)
         m = x.max(axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         with errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -257,9 +263,17 @@ def _extreme(
 ) -> Tensor:
     input = _tensor(input, op)
     axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, op)
-    if input.data.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {input.shape}")
+    if _empty_reduction(input.data.shape, axes):  # reducing a non-empty dim of one is fine
+        raise ValueError(
+            f"{op}: cannot reduce an empty tensor of shape {input.shape} over a dimension of "
+            "size 0 (the extreme of no values is undefined)"
+        )
     return AMax.apply(input, axes, keepdim, take_min)
+
+
+def _empty_reduction(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> bool:
+    """True when a reduced axis has size 0 (all axes when ``axes`` is None)."""
+    return any(n == 0 for i, n in enumerate(shape) if axes is None or i in axes)
 
 
 def max(
@@ -365,8 +379,9 @@ def _arg(input: Tensor, dim: Any, keepdim: bool, axis: Any, keepdims: Any, op: s
     dim, keepdim = reduce_args(dim, keepdim, axis, keepdims, op)
     x = input.data
     xp = get_array_module(x)
-    if x.size == 0:
-        raise ValueError(f"{op}: cannot take {op} of an empty tensor")
+    ax_check = None if dim is None else normalize_axes(dim, x.ndim, op)
+    if x.ndim and _empty_reduction(x.shape, ax_check) or x.size == 0 and dim is None:
+        raise ValueError(f"{op}: cannot take {op} of an empty tensor over a dimension of size 0")
     fn = xp.argmax if op == "argmax" else xp.argmin
     if dim is None:
         out = fn(x.reshape(-1))
