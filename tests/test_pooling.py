@@ -135,3 +135,19 @@ def test_pool_window_too_large_message():
 def test_int_input_rejected():
     with pytest.raises(TypeError, match="floating"):
         cr.nn.functional.max_pool2d(cr.zeros(1, 1, 4, 4, dtype="int64"), 2)
+
+
+@pytest.mark.parametrize("args", [(2,), (3, 1, 1)], ids=["tiled", "overlap"])
+def test_infinite_upstream_gradient_reaches_only_the_argmax(args):
+    """An inf upstream gradient gives inf at the argmax and exactly 0 elsewhere (as torch),
+    not the NaN of inf * 0."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = cr.nn.functional.max_pool2d(cx, *args)
+    ty = torch.nn.functional.max_pool2d(tx, *args)
+    u = np.ones(y.shape, dtype=np.float32)
+    u[0, 0, 0, 0] = np.inf
+    y.backward(cr.tensor(u))
+    ty.backward(torch.tensor(u))
+    assert_close(cx.grad, tx.grad)
+    assert not np.isnan(cx.grad.numpy()).any()

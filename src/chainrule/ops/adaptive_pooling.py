@@ -21,6 +21,7 @@ from chainrule.ops.pooling import (
     _first_max_masks,
     _floating,
     _from_work,
+    _masked,
     _Reshape4d,
     _restore,
     _restore_array,
@@ -136,9 +137,10 @@ class AdaptiveMaxPool2d(Function):
         gw = g.transpose(1, 0, 2, 3) if swapped else g
         dx = xp.zeros((A, B, H, W), dtype=g.dtype)
         kw = len(cols)
+        finite = bool(xp.isfinite(gw).all())
         for o in range(masks.shape[0]):
             r, c = rows[o // kw], cols[o % kw]
-            contrib = gw * masks[o]
+            contrib = _masked(xp, gw, masks[o], xp.empty(gw.shape, dtype=g.dtype), finite)
             if len(xp.unique(r)) == len(r) and len(xp.unique(c)) == len(c):
                 dx[:, :, r[:, None], c[None, :]] += contrib  # distinct targets: plain add
             else:  # more output than input cells: bins share cells, accumulate

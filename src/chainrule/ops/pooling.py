@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import get_array_module
+from chainrule.backend import errstate, get_array_module
 from chainrule.ops._im2col import tuple_arg
 from chainrule.tensor import Tensor
 
@@ -221,14 +221,14 @@ class MaxPool2d(Function):
         (kh, kw), s, d, pads, (ho, wo) = geom
         xp = get_array_module(g)
         gw = g.transpose(1, 0, 2, 3) if swapped else g
+        # g * mask is exact for finite g; an inf/NaN upstream gradient must still give 0 where
+        # the mask is False (as torch), which a product would turn into NaN
+        finite = bool(xp.isfinite(gw).all())
         if tiled:  # Note [non-overlapping max pool]: each input cell in at most one window
-            planes = xp.empty((kh, kw, A, B, ho, wo), dtype=g.dtype)
-            for o in range(kh * kw):
-                xp.multiply(gw, masks[o], out=planes[o // kw, o % kw])
             core = xp.empty((A, B, ho * kh, wo * kw), dtype=g.dtype)
-            core.reshape(A * B * ho, kh, wo, kw)[...] = planes.reshape(
-                kh, kw, A * B * ho, wo
-            ).transpose(2, 0, 3, 1)
+            core6 = core.reshape(A, B, ho, kh, wo, kw)
+            for o in range(kh * kw):  # multiply straight into the strided destination
+                _masked(xp, gw, masks[o], core6[:, :, :, o // kw, :, o % kw], finite)
             if ho * kh == H and wo * kw == W:
                 dx = core
             else:  # rows/columns past the last whole window get no gradient
@@ -237,10 +237,23 @@ class MaxPool2d(Function):
         else:
             (pt, pb), (pl, pr) = pads
             dxp = xp.zeros((A, B, H + pt + pb, W + pl + pr), dtype=g.dtype)
+            tmp = xp.empty(gw.shape, dtype=g.dtype)
             for o in range(kh * kw):
-                _offset_view(dxp, o // kw, o % kw, s, d, (ho, wo))[...] += gw * masks[o]
+                _offset_view(dxp, o // kw, o % kw, s, d, (ho, wo))[...] += _masked(
+                    xp, gw, masks[o], tmp, finite
+                )
             dx = dxp[:, :, pt : pt + H, pl : pl + W]
         return _from_work(dx, swapped), None, None
+
+
+def _masked(xp: Any, g: Any, mask: Any, out: Any, finite: bool) -> Any:
+    """``out = g where mask else 0`` (a product: ``where`` is ~10x slower on random masks)."""
+    if finite:
+        return xp.multiply(g, mask, out=out)
+    with errstate(invalid="ignore"):  # inf * 0 -> NaN, overwritten just below
+        xp.multiply(g, mask, out=out)
+    out[~mask] = 0
+    return out
 
 
 def _flat_indices(masks: Any, geom: Any, in_hw: tuple[int, int]) -> Any:
