@@ -467,6 +467,8 @@ def test_layer_returning_non_tensor_is_an_error():
     x = cr.Input((3,))
     with pytest.raises(TypeError, match="returned int, not a tensor"):
         cr.nn.Lambda(lambda t: 3, name="three")(x)
+    with pytest.raises(TypeError, match="different number of tensors, or of dimensions"):
+        cr.nn.Lambda(lambda t: t if t.shape[0] == 2 else t[0], name="odd")(x)
 
 
 def test_integer_input_dtype_and_reserved_names():

@@ -350,6 +350,8 @@ def record_call(layer: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     Raises:
         ValueError: the layer cannot take these shapes (names the layer, the shape it got and
             the shape it expects where it declares one; the layer's own error is chained).
+        TypeError: the layer raised a ``TypeError`` (e.g. a dtype mismatch; same message
+            form), or it returns no tensor.
     """
     inputs: list[SymbolicTensor] = []
     seen: set[int] = set()
@@ -385,12 +387,18 @@ def record_call(layer: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
             f"layer {_layer_label(layer)} returned {type(results[0]).__name__}, not a tensor "
             "(or a tuple/list/dict of tensors); a functional model needs tensor outputs"
         )
+    if any(len(lv) != len(leaves[0]) for lv in leaves) or any(
+        x.ndim != y.ndim for lv in leaves for x, y in zip(lv, leaves[0])
+    ):
+        raise TypeError(
+            f"layer {_layer_label(layer)} returns a different number of tensors, or of "
+            "dimensions, for batches of different sizes; a functional model cannot record it"
+        )
     for i, first in enumerate(leaves[0]):
         variants = tuple(lv[i] for lv in leaves)
-        dims = [
+        shape = tuple(
             d if all(x.shape[j] == d for x in variants) else None for j, d in enumerate(first.shape)
-        ]
-        shape = tuple(dims)
+        )
         node.outputs.append(SymbolicTensor(shape, first.dtype, variants, node=node))
     it = iter(node.outputs)
     node.out_struct = _map(results[0], Tensor, lambda _: next(it))
