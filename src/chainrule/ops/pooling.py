@@ -207,7 +207,9 @@ class MaxPool2d(Function):
         y = planes[0].copy()
         for v in planes[1:]:
             xp.maximum(y, v, out=y)  # propagates NaN, as torch
-        masks = _first_max_masks(planes, y)
+        masks = None  # the argmax is only needed for backward or return_indices
+        if ctx.needs_input_grad[0] or holder is not None:
+            masks = _first_max_masks(planes, y)
         if holder is not None:
             holder["indices"] = _from_work(_flat_indices(masks, geom, (H, W)), swapped)
         ctx.save_for_backward(masks)
