@@ -28,7 +28,6 @@ Note [CNHW working layout]
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +36,9 @@ from chainrule.backend import as_strided, get_array_module
 __all__ = [
     "PADDING_MODES",
     "PADDING_STRINGS",
+    "check_positive_output",
     "col2im",
+    "col2im_wide",
     "conv_out_size",
     "fold_padding",
     "im2col",
@@ -224,11 +225,6 @@ def col2im(
     return out
 
 
-def col2im_wide_shape(out_hw: tuple[int, int], padded_hw: tuple[int, int]) -> tuple[int, int]:
-    """Grid of the stride-1 'wide' col2im: ``Ho`` rows of the full padded width ``Wp``."""
-    return out_hw[0], padded_hw[1]
-
-
 def col2im_wide(
     cols: Any,
     channels: int,
@@ -262,10 +258,6 @@ def col2im_wide(
     return out[:, :, : hp * wp].reshape(channels, batch, hp, wp)
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def check_positive_output(
     out_sizes: Sequence[int], in_sizes: Sequence[int], op: str, detail: str = ""
 ) -> None:
@@ -275,7 +267,3 @@ def check_positive_output(
             f"{op}: the window is larger than the (padded) input {tuple(in_sizes)}{detail}: "
             f"output size would be {tuple(out_sizes)}, which has a size <= 0"
         )
-
-
-def prod(xs: Sequence[int]) -> int:
-    return math.prod(xs)
