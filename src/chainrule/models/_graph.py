@@ -329,14 +329,16 @@ def _expected_input(layer: Module) -> str | None:
         return f"(None, {get('in_channels')}{rank})"
     if isinstance(get("num_features"), int):
         return f"(None, {get('num_features')}{rank if cls.endswith(('2d', '3d')) else ', ...'})"
-    if isinstance(get("normalized_shape"), tuple):
-        return "(None, ..., " + ", ".join(map(str, get("normalized_shape"))) + ")"
+    normalized = get("normalized_shape")
+    if isinstance(normalized, tuple):
+        return "(None, ..., " + ", ".join(map(str, normalized)) + ")"
     if isinstance(get("input_size"), int):
         if get("batch_first"):
             return f"(None, L, {get('input_size')})"
         return f"(L, None, {get('input_size')}) (batch_first=False: time first)"
-    if isinstance(get("num_embeddings"), int):
-        return f"integer indices in [0, {get('num_embeddings') - 1}]"
+    num_embeddings = get("num_embeddings")
+    if isinstance(num_embeddings, int):
+        return f"integer indices in [0, {num_embeddings - 1}]"
     return None
 
 

@@ -161,7 +161,8 @@ class ConvBlock(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for m in self._modules.values():
-            x = m(x)
+            if m is not None:
+                x = m(x)
         return x
 
 
@@ -198,13 +199,12 @@ class ResidualBlock(Module):
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample: nn.Sequential | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
-        else:
-            self.downsample = None
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -243,5 +243,6 @@ class LinearBlock(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for m in self._modules.values():
-            x = m(x)
+            if m is not None:
+                x = m(x)
         return x

@@ -157,9 +157,10 @@ def _check_count(name: str, value: Any, least: int) -> int | None:
     return value
 
 
-def _need(task: str, name: str, value: Any, why: str) -> None:
+def _need(task: str, name: str, value: int | None, why: str) -> int:
     if value is None:
         raise ValueError(f"recommend(task={task!r}) needs {name}= to {why}")
+    return value
 
 
 def recommend(
@@ -234,7 +235,7 @@ def recommend(
         _need(task, "n_classes", n_classes, "size the output layer")
 
     if kind in ("regression", "multiclass"):
-        _need(
+        n_features = _need(
             task,
             "n_features",
             n_features,
@@ -244,7 +245,9 @@ def recommend(
         scenario = "More independent features" if more else "Less independent features"
         why = f"{n_features} features {'>=' if more else '<'} {many_features}"
     else:
-        _need(task, "n_samples", n_samples, "choose between the 'Large' and 'Small dataset' rows")
+        n_samples = _need(
+            task, "n_samples", n_samples, "choose between the 'Large' and 'Small dataset' rows"
+        )
         large = n_samples >= large_dataset
         scenario = "Large dataset" if large else "Small dataset"
         why = f"{n_samples:,} samples {'>=' if large else '<'} {large_dataset:,}"

@@ -196,7 +196,7 @@ def small_cnn(
     )
     p = _check_rate("small_cnn", dropout)
     side = _after_pools("small_cnn", input_size, 1)
-    features = [
+    features: list[Module] = [
         ConvBlock(in_channels, channels[0], 3, pool=False),
         ConvBlock(channels[0], channels[1], 3, pool=True),
     ]
