@@ -409,5 +409,12 @@ def test_error_functional_shapes():
         cr.nn.functional.lstm_layer(x, (h, h), cr.randn(12, 3), cr.randn(12, 4))
     with pytest.raises(ValueError, match=re.escape("gru_layer: expected state 0 of shape (2, 4)")):
         cr.nn.functional.gru_layer(x, cr.zeros(3, 4), cr.randn(12, 3), cr.randn(12, 4))
+    w_ih, w_hh = cr.randn(16, 3), cr.randn(16, 4)
+    with pytest.raises(ValueError, match="lstm_layer: give both bias_ih and bias_hh, or neither"):
+        cr.nn.functional.lstm_layer(x, (h, h), w_ih, w_hh, cr.zeros(16))
+    with pytest.raises(ValueError, match=re.escape("expected biases of shape (16,), got (12,)")):
+        cr.nn.functional.lstm_layer(x, (h, h), w_ih, w_hh, cr.zeros(12), cr.zeros(16))
+    with pytest.raises(TypeError, match="lstm_layer: all tensors must have the parameters' dtype"):
+        cr.nn.functional.lstm_layer(x.double(), (h, h), w_ih, w_hh)
     with pytest.raises(ValueError, match=r"rnn_layer: expected input of shape \(seq_len, batch"):
         cr.nn.functional.rnn_layer(cr.randn(5, 2, 2), h, cr.randn(4, 3), cr.randn(4, 4))

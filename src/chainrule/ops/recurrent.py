@@ -56,19 +56,20 @@ def check_layer_args(
         if not isinstance(s, Tensor) or s.shape != (B, H):
             got = s.shape if isinstance(s, Tensor) else type(s).__name__
             raise ValueError(f"{op}: expected state {k} of shape ({B}, {H}), got {got}")
-    if (bias_ih is None) != (bias_hh is None):
+    biases: list[Tensor] = []
+    if bias_ih is not None and bias_hh is not None:
+        biases = [bias_ih, bias_hh]
+    elif bias_ih is not None or bias_hh is not None:
         raise ValueError(f"{op}: give both bias_ih and bias_hh, or neither")
-    if bias_ih is not None and (bias_ih.shape != (G,) or bias_hh.shape != (G,)):  # type: ignore[union-attr]
-        raise ValueError(
-            f"{op}: expected biases of shape ({G},), got {bias_ih.shape} and {bias_hh.shape}"  # type: ignore[union-attr]
-        )
+    if any(b.shape != (G,) for b in biases):
+        shapes = " and ".join(str(b.shape) for b in biases)
+        raise ValueError(f"{op}: expected biases of shape ({G},), got {shapes}")
     dt = weight_ih.dtype
-    others = [input, weight_hh, *states] + ([bias_ih, bias_hh] if bias_ih is not None else [])
-    for t in others:
-        if t.dtype != dt:  # type: ignore[union-attr]
+    for t in [input, weight_hh, *states, *biases]:
+        if t.dtype != dt:
             raise TypeError(
-                f"{op}: all tensors must have the parameters' dtype {dt}, got {t.dtype} "  # type: ignore[union-attr]
-                f"(convert the input, or the layer with .to({t.dtype}))"  # type: ignore[union-attr]
+                f"{op}: all tensors must have the parameters' dtype {dt}, got {t.dtype} "
+                f"(convert the input, or the layer with .to({t.dtype}))"
             )
     if input.shape[0] == 0:
         raise ValueError(f"{op}: expected a sequence of at least one step, got {input.shape}")

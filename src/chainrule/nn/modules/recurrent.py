@@ -227,9 +227,7 @@ class RNNBase(Module):
             x = input
         B = x.shape[1]
         states = self._states(hx, B, batched)
-        zero = None
-        if any(s is None for s in states):
-            zero = _zeros_like_state(x, B, self.hidden_size)
+        zero = _zeros_like_state(x, B, self.hidden_size)  # the state where hx gives none
         D = self._num_directions
         finals: list[list[Tensor]] = [[] for _ in states]
         for layer in range(self.num_layers):
