@@ -254,3 +254,20 @@ def test_output_layout_is_a_view_without_transpose_copy():
     assert y.dtype == np.float32
     arr = y.data
     assert arr.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_blocked_inference_path_matches_pytorch(groups):
+    """Note [blocked im2col]: a large batch under no_grad goes through in cache-sized blocks
+    (the last one partial); it must equal PyTorch and the unblocked training path."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((203, 4, 12, 12)).astype(np.float32)  # ~10 MB of columns
+    conv = cr.nn.Conv2d(4, 6, 5, padding=2, groups=groups)
+    tconv = torch.nn.Conv2d(4, 6, 5, padding=2, groups=groups)
+    conv.load_state_dict({k: v.detach().numpy() for k, v in tconv.state_dict().items()})
+    with cr.no_grad():
+        y = conv(cr.tensor(x))
+    with torch.no_grad():
+        ty = tconv(torch.tensor(x))
+    assert_close(y, ty)
+    np.testing.assert_allclose(y.numpy(), conv(cr.tensor(x)).numpy(), rtol=1e-6, atol=1e-6)

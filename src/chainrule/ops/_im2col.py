@@ -172,12 +172,14 @@ def im2col(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
+    out: Any = None,
 ) -> Any:
     r"""Columns of every receptive field of a padded ``(C, N, Hp, Wp)`` array, as a
     ``(C*kh*kw, N*Ho*Wo)`` matrix (rows ordered ``(c, i, j)`` like a PyTorch weight).
 
     ``cols[(c, i, j), (n, y, x)] = xp[c, n, y*sh + i*dh, x*sw + j*dw]``: one strided *view*
-    (no copy) of all windows, then a single copy into the GEMM layout."""
+    (no copy) of all windows, then a single copy into the GEMM layout (into ``out`` when
+    given: a (C*kh*kw, N*Ho*Wo) array, or column block of one, with contiguous rows)."""
     xp = get_array_module(xp_)
     c, n, _, _ = xp_.shape
     kh, kw = kernel
@@ -188,9 +190,10 @@ def im2col(
     if kh == kw == 1 and sh == sw == 1 and ho == xp_.shape[2] and wo == xp_.shape[3]:
         return xp_.reshape(c, n * ho * wo)  # 1x1 kernel: the input already is the matrix
     windows = as_strided(xp_, (c, kh, kw, n, ho, wo), (s0, dh * s2, dw * s3, s1, sh * s2, sw * s3))
-    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=xp_.dtype)
-    cols[...] = windows
-    return cols.reshape(c * kh * kw, n * ho * wo)
+    if out is None:
+        out = xp.empty((c * kh * kw, n * ho * wo), dtype=xp_.dtype)
+    out.reshape(c, kh, kw, n, ho, wo)[...] = windows  # a view: ``out`` rows are contiguous
+    return out
 
 
 def col2im(
