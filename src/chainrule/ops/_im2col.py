@@ -39,6 +39,7 @@ __all__ = [
     "check_positive_output",
     "col2im",
     "col2im_wide",
+    "conv_output_shape",
     "conv_out_size",
     "fold_padding",
     "im2col",
@@ -270,3 +271,66 @@ def check_positive_output(
             f"{op}: the window is larger than the (padded) input {tuple(in_sizes)}{detail}: "
             f"output size would be {tuple(out_sizes)}, which has a size <= 0"
         )
+
+
+def conv_output_shape(
+    input_size: int | tuple[int, ...],
+    kernel_size: int | tuple[int, ...],
+    stride: int | tuple[int, ...] = 1,
+    padding: int | tuple[int, ...] | str = 0,
+    dilation: int | tuple[int, ...] = 1,
+    *,
+    transposed: bool = False,
+    output_padding: int | tuple[int, ...] = 0,
+) -> int | tuple[int, ...]:
+    r"""Output size of a convolution or a transposed convolution, per spatial axis.
+
+    Convolution (Dumoulin & Visin, relationship 15, with dilation):
+
+    .. math::  o = \left\lfloor \frac{i + 2p - d(k-1) - 1}{s} \right\rfloor + 1,
+
+    where ``padding`` may also be ``'valid'`` (:math:`p=0`: :math:`o < i`), ``'same'``
+    (:math:`o = \lceil i/s \rceil`) or ``'full'`` (:math:`p = d(k-1)`: :math:`o > i`).
+    Transposed convolution (relationship 14, with dilation and output padding):
+
+    .. math::  o = (i - 1)s - 2p + d(k-1) + p_{out} + 1.
+
+    Args:
+        input_size: an int, or a tuple with one size per spatial axis.
+        kernel_size, stride, padding, dilation, output_padding: ints or tuples as for the
+            layers.
+        transposed: the size for a transposed convolution.
+
+    Returns:
+        An int for an int ``input_size``, else a tuple.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.conv_output_shape((28, 28), 5, padding=2)
+        (28, 28)
+        >>> cr.nn.conv_output_shape(28, 3, stride=2, padding="same")
+        14
+        >>> cr.nn.conv_output_shape(14, 4, stride=2, padding=1, transposed=True)
+        28
+    """
+    scalar = isinstance(input_size, int)
+    sizes = (input_size,) if scalar else tuple(input_size)  # type: ignore[arg-type]
+    nd = len(sizes)
+    name = "conv_output_shape"
+    k = tuple_arg(kernel_size, nd, "kernel_size", name)
+    s = tuple_arg(stride, nd, "stride", name)
+    d = tuple_arg(dilation, nd, "dilation", name)
+    if transposed:
+        p = tuple_arg(padding, nd, "padding", name, minimum=0)
+        op = tuple_arg(output_padding, nd, "output_padding", name, minimum=0)
+        out = tuple(
+            (i - 1) * s_ - 2 * p_ + d_ * (k_ - 1) + o_ + 1
+            for i, k_, s_, p_, d_, o_ in zip(sizes, k, s, p, d, op)
+        )
+    else:
+        pads = resolve_padding(padding, sizes, k, s, d, name)
+        out = tuple(
+            conv_out_size(i, k_, s_, d_, lo + hi)
+            for i, k_, s_, d_, (lo, hi) in zip(sizes, k, s, d, pads)
+        )
+    return out[0] if scalar else out
