@@ -190,6 +190,29 @@ def test_cell_unrolled_equals_layer(rng):
     assert_close(c, c_n[0].data)
 
 
+@pytest.mark.parametrize("kind", list(LAYERS))
+@pytest.mark.parametrize("frozen", ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"])
+def test_frozen_parameter_and_input_without_grad(kind, frozen, rng):
+    """Only what requires grad gets a gradient (each weight-gradient path taken alone), and
+    the others still match PyTorch."""
+    cls, tcls, kw = LAYERS[kind]
+    cmod, tmod = cls(I, H, **kw), tcls(I, H, **kw)
+    _load_torch_weights(cmod, tmod)
+    getattr(cmod, frozen).requires_grad_(False)
+    getattr(tmod, frozen).requires_grad_(False)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    u = rng.uniform(-1, 1, (T, B, H)).astype(np.float32)
+    cx, tx = cr.tensor(x), torch.from_numpy(x)
+    (cmod(cx)[0] * cr.tensor(u)).sum().backward()
+    (tmod(tx)[0] * torch.from_numpy(u)).sum().backward()
+    assert cx.grad is None
+    for name, p in cmod.named_parameters():
+        if name == frozen:
+            assert p.grad is None
+        else:
+            assert_close(p.grad, dict(tmod.named_parameters())[name].grad, F32, name)
+
+
 # ---- finite differences (float64, tiny sizes) ----
 @pytest.mark.parametrize("kind", list(LAYERS))
 def test_layer_gradcheck(kind, rng):
