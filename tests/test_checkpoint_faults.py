@@ -216,3 +216,42 @@ def test_every_single_byte_flip_is_detected_or_harmless(tmp_path: Path) -> None:
             assert out["w"].tobytes() == obj["w"].tobytes()
             assert out["k"] == {1: (2, "x")} and out["f"] == 0.5
     assert harmless < 0.05 * 2 * len(blob)
+
+
+LOOP = r"""
+import sys, numpy as np, chainrule as cr, chainrule.io
+path = sys.argv[1]
+w = np.random.default_rng(0).random((5_000_000,), dtype=np.float32)  # 20 MB
+version = 0
+while True:
+    version += 1
+    w[0] = version
+    cr.io.save({"w": w, "version": version}, path, metadata={"version": version})
+    print(version, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_times_always_leaves_a_loadable_version(tmp_path: Path) -> None:
+    """B2 (b): kill a writer saving 20 MB checkpoints in a loop at random moments; the file
+    on disk is always a complete checkpoint of a version that was being saved."""
+    import random
+    import time
+
+    path = tmp_path / "loop.safetensors"
+    rnd = random.Random(0)
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LOOP, str(path)], env=ENV, stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1.0 + rnd.uniform(0.0, 2.0))
+        proc.kill()
+        out, _ = proc.communicate(timeout=60)
+        started = len(out.split()) + 1  # completed saves, plus the one in flight
+        if not path.exists():
+            continue
+        got = cr.io.load(path)
+        assert 1 <= got["version"] <= started + 1
+        assert got["w"][0] == got["version"]
+        assert cr.io.read_metadata(path)["metadata"]["version"] == got["version"]
+        assert all(is_temp_file(p) for p in tmp_path.iterdir() if p != path)
