@@ -102,6 +102,7 @@ class BatchNorm(Function):
     def backward(ctx, g):
         xhat_or_x, w, invstd, mean = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xp = get_array_module(g)
         x3 = xhat_or_x
         g3 = _channel_view_like(g, x3)
         gsum = g3.sum(axis=(0, 2))
@@ -111,23 +112,34 @@ class BatchNorm(Function):
             if need_x:
                 k = invstd if w is None else w * invstd
                 m = ctx.m
-                dx = g3 * k[:, None]
+                gx, dx = _grad_buffer(g, g3)
+                xp.multiply(g3, k[:, None], out=dx)
                 tmp = x3 * (k * gdot / m)[:, None]
                 tmp += (k * gsum / m)[:, None]
                 dx -= tmp
-                gx = dx
         else:
             gdot = (_dot(g3, x3) - mean * gsum) * invstd  # Σ g x̂ with x̂ = (x − μ_run)/σ_run
             if need_x:
                 k = invstd if w is None else w * invstd
-                gx = g3 * k[:, None]
+                gx, dx = _grad_buffer(g, g3)
+                xp.multiply(g3, k[:, None], out=dx)
         if need_w:
             gw = gdot.astype(g.dtype, copy=False)
         if need_b:
             gb = gsum.astype(g.dtype, copy=False)
-        if gx is not None:
-            gx = _from_channel_view(gx, g.shape)
         return gx, gw, gb, None, None, None, None, None
+
+
+def _grad_buffer(g: Any, g3: Any) -> tuple[Any, Any]:
+    """The input gradient as a fresh array of ``g``'s shape (in the NCHW case a plain
+    C-contiguous array, which the engine can hand to a leaf without copying it) and the
+    (P, C, Q) view of it that the formulas write into."""
+    xp = get_array_module(g)
+    if g3.shape[0] == 1 and g.shape[0] != 1:  # CNHW working layout
+        buf = xp.empty((g.shape[1], g.shape[0]) + tuple(g.shape[2:]), dtype=g.dtype)
+        return buf.swapaxes(0, 1), buf.reshape(g3.shape)
+    buf = xp.empty(g.shape, dtype=g.dtype)
+    return buf, buf.reshape(g3.shape)
 
 
 def _channel_view_like(g: Any, ref3: Any) -> Any:
