@@ -22,8 +22,15 @@ the text more conservative, above 1 more random.
 
 Data: ``examples/data/shakespeare_sonnets.txt`` (public domain; see examples/data/README.md).
 
-Run:  python examples/char_lm.py            (short: ~1 minute on 2 cores)
-      python examples/char_lm.py --full     (2 layers of 256, 3000 steps: ~30-60 minutes)
+Regularisation: the Sonnets are small (86 kB of training text), so a big model memorises them:
+without dropout, 2 x LSTM(256) reaches 2.47 validation bpc at step 1200 and then gets worse
+while its training bpc keeps falling (1.53 at step 1850). The full run therefore uses dropout
+(between the LSTM layers and before the head, training mode only) and keeps the weights of the
+best validation evaluation (early stopping), as the notes' table of regularisers suggests.
+
+Run:  python examples/char_lm.py            (short: 1 x LSTM(128), 400 steps, ~1 minute)
+      python examples/char_lm.py --full     (2 x LSTM(256), dropout 0.3, 2000 steps: ~20-40
+                                             minutes on 2 shared cores)
 The loss curve is saved as ``runs/examples/char_lm_bpc.png`` when matplotlib is installed.
 """
 
@@ -45,14 +52,17 @@ TEXT = Path(__file__).resolve().parent / "data" / "shakespeare_sonnets.txt"
 class CharLM(cr.nn.Module):
     """One-hot characters -> LSTM -> Linear: the logits of the next character at every step."""
 
-    def __init__(self, vocab: int, hidden: int, num_layers: int) -> None:
+    def __init__(self, vocab: int, hidden: int, num_layers: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.vocab = vocab
-        self.lstm = cr.nn.LSTM(vocab, hidden, num_layers)
+        self.dropout = dropout
+        # dropout between the LSTM layers (in nn.LSTM) and before the head (here)
+        self.lstm = cr.nn.LSTM(vocab, hidden, num_layers, dropout=dropout if num_layers > 1 else 0)
         self.head = cr.nn.Linear(hidden, vocab)
 
     def forward(self, x: cr.Tensor, state: Any = None) -> tuple[cr.Tensor, Any]:
         out, state = self.lstm(x, state)  # x: (T, B, V) one-hot, time-major
+        out = cr.nn.functional.dropout(out, self.dropout, self.training)
         return self.head(out), state  # (T, B, V) logits
 
 
@@ -133,7 +143,7 @@ def train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
     split = int(0.9 * len(data))
     train_ids, val_ids = data[:split], data[split:]
     vocab = len(chars)
-    model = CharLM(vocab, args.hidden, args.layers)
+    model = CharLM(vocab, args.hidden, args.layers, args.dropout)
     opt = cr.optim.Adam(model.parameters(), lr=args.lr)
     base = unigram_bpc(train_ids, val_ids, vocab)
     log(
@@ -141,6 +151,7 @@ def train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
         f"uniform {math.log2(vocab):.2f} bpc, unigram (no memory) {base:.2f} bpc"
     )
     curve: list[tuple[int, float, float]] = []  # (step, train bpc (running mean), val bpc)
+    best: tuple[float, int, Any] = (float("inf"), 0, None)  # (val bpc, step, weights)
     running, t0 = None, time.perf_counter()
     for step in range(1, args.steps + 1):
         x_ids, y_ids = batch(train_ids, args.seq_len, args.batch, rng)
@@ -157,16 +168,23 @@ def train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
         if step % args.eval_every == 0 or step == args.steps:
             val = evaluate(model, val_ids, args.seq_len)
             curve.append((step, running, val))
+            if val < best[0]:  # early stopping: keep the weights that did best on held-out text
+                best = (val, step, {k: v.data.copy() for k, v in model.state_dict().items()})
             log(
                 f"step {step:5d}  train {running:.3f} bpc  val {val:.3f} bpc  "
                 f"({time.perf_counter() - t0:.0f} s)"
             )
     seconds = time.perf_counter() - t0
+    if best[1] != args.steps:
+        model.load_state_dict(best[2])
+        log(f"keeping the weights of step {best[1]} (best validation {best[0]:.3f} bpc)")
     text_out = sample(model, chars, args.prompt, args.sample_len, args.temperature, rng)
     log(f"\nsample (temperature {args.temperature}):\n{text_out}\n")
     return {
         "curve": curve,
         "val_bpc": curve[-1][2],
+        "best_val_bpc": best[0],
+        "best_step": best[1],
         "train_bpc": curve[-1][1],
         "unigram_bpc": base,
         "uniform_bpc": math.log2(vocab),
@@ -205,10 +223,11 @@ def plot_curve(curve: list[tuple[int, float, float]], base: float, out: Path) ->
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="2 x LSTM(256), 3000 steps")
+    p.add_argument("--full", action="store_true", help="2 x LSTM(256), dropout 0.3, 2000 steps")
     p.add_argument("--steps", type=int, default=None, help="training steps (default 400)")
     p.add_argument("--hidden", type=int, default=None, help="LSTM width (default 128)")
     p.add_argument("--layers", type=int, default=None, help="LSTM layers (default 1)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout (default 0)")
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -220,8 +239,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("runs/examples"))
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
-    full = {"steps": 3000, "hidden": 256, "layers": 2}
-    short = {"steps": 400, "hidden": 128, "layers": 1}
+    full = {"steps": 2000, "hidden": 256, "layers": 2, "dropout": 0.3}
+    short = {"steps": 400, "hidden": 128, "layers": 1, "dropout": 0.0}
     for k, v in (full if args.full else short).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -232,8 +251,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     result = train(args)
     print(
-        f"validation {result['val_bpc']:.3f} bpc (unigram {result['unigram_bpc']:.2f}, uniform "
-        f"{result['uniform_bpc']:.2f}) after {args.steps} steps in {result['seconds']:.0f} s"
+        f"validation {result['best_val_bpc']:.3f} bpc at step {result['best_step']} (unigram "
+        f"{result['unigram_bpc']:.2f}, uniform {result['uniform_bpc']:.2f}); {args.steps} steps "
+        f"in {result['seconds']:.0f} s"
     )
     if not args.no_plot:
         plot_curve(result["curve"], result["unigram_bpc"], args.out)
