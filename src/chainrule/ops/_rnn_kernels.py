@@ -65,6 +65,14 @@ def _previous(states: Any, first: Any, reverse: bool, out: Any = None) -> Any:
     return out
 
 
+def _dx(d2: Any, x: Any, w_ih: Any) -> Any:
+    """∂C/∂x = δ W_ih for all T·B rows, written in place in x's shape: a fresh array, not a
+    view, so the engine need not copy it before storing it in ``x.grad``."""
+    dx = get_array_module(d2).empty(x.shape, dtype=x.dtype)
+    get_array_module(d2).matmul(d2, w_ih, out=dx.reshape(d2.shape[0], x.shape[-1]))
+    return dx
+
+
 def _grads(ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: int):
     r"""The gradients that follow from the stacked deltas δ (T, B, G) when the input and the
     hidden side share them (RNN, LSTM), each one GEMM (or sum) over all T·B rows:
@@ -76,10 +84,7 @@ def _grads(ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: i
     I, H = x.shape[2], states.shape[2]
     d2 = dZ.reshape(T * B, G)
     need = ctx.needs_input_grad
-    dx = None
-    if need[0]:  # written in place in x's shape: a fresh array, not a view (no copy later)
-        dx = xp.empty(x.shape, dtype=x.dtype)
-        xp.matmul(d2, w_ih, out=dx.reshape(T * B, I))
+    dx = _dx(d2, x, w_ih) if need[0] else None
     db = d2.sum(axis=0) if ctx.has_bias else None
     want_ih, want_hh = need[ctx.i_w_ih], need[i_w_hh]
     dw_ih = dw_hh = None
@@ -100,14 +105,10 @@ def _input_grads(ctx: Any, dZx: Any, x: Any, w_ih: Any) -> tuple[Any, Any, Any]:
     r"""Input-side gradients from the stacked input-side deltas δ (T, B, G) (GRU, whose hidden
     side has its own deltas): ∂C/∂x_t = δ_t W_ih, ∂C/∂W_ih = Σ_t δ_tᵀ x_t,
     ∂C/∂b_ih = Σ_t Σ_batch δ_t; each is one GEMM (or sum) over all T·B rows."""
-    xp = get_array_module(dZx)
     T, B, G = dZx.shape
     d2 = dZx.reshape(T * B, G)
     need = ctx.needs_input_grad
-    dx = None
-    if need[0]:
-        dx = xp.empty(x.shape, dtype=x.dtype)
-        xp.matmul(d2, w_ih, out=dx.reshape(T * B, -1))
+    dx = _dx(d2, x, w_ih) if need[0] else None
     dw = d2.T @ x.reshape(T * B, -1) if need[ctx.i_w_ih] else None
     db = d2.sum(axis=0) if ctx.has_bias else None
     return dx, dw, db
