@@ -30,6 +30,9 @@ data:
 	else \
 	  echo "Fashion-MNIST: not installed and apt-get unavailable (or not root); skipping"; \
 	fi
+	@if ! command -v strace >/dev/null 2>&1 && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q strace >/dev/null 2>&1 || echo "strace: not installed (fault-injection tests will skip)"; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/python examples/worked_example.py
