@@ -17,6 +17,7 @@ from chainrule import (
     dtypes,
     nn,  # noqa: E402,I001  (nn builds on everything above)
 )
+from chainrule._summary import summary  # noqa: E402
 from chainrule.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.gradcheck import gradcheck  # noqa: E402
 from chainrule.creation import (
@@ -119,7 +120,6 @@ _LAZY_MODULES = {"optim", "data", "io", "callbacks", "models", "training", "tune
 _LAZY_NAMES = {
     "save": ("chainrule.io", "save"),
     "load": ("chainrule.io", "load"),
-    "summary": ("chainrule.summary", "summary"),
     "Input": ("chainrule.models.functional", "Input"),
     "Model": ("chainrule.models.functional", "Model"),
     "recommend": ("chainrule.models.recommend", "recommend"),

@@ -9,8 +9,6 @@ advances a random generator, so it cannot change a seeded training run.
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -181,15 +179,3 @@ def summary(
     if not quiet:
         (print_fn or print)(text)
     return text
-
-
-class _CallableModule(types.ModuleType):
-    """``chainrule.summary`` is both this module and the function: once the module has been
-    imported, Python binds the package attribute ``chainrule.summary`` to the module, which
-    would hide the lazily exported function; calling the module calls the function."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> str:
-        return summary(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
