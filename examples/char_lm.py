@@ -27,6 +27,8 @@ without dropout, 2 x LSTM(256) reaches 2.47 validation bpc at step 1200 and then
 while its training bpc keeps falling (1.53 at step 1850). The full run therefore uses dropout
 (between the LSTM layers and before the head, training mode only) and keeps the weights of the
 best validation evaluation (early stopping), as the notes' table of regularisers suggests.
+Measured (seed 0): the short run reaches 2.99 validation bpc; the full run 2.42 at step 1150
+(after which the validation bpc creeps up again even with dropout).
 
 Run:  python examples/char_lm.py            (short: 1 x LSTM(128), 400 steps, ~1 minute)
       python examples/char_lm.py --full     (2 x LSTM(256), dropout 0.3, 2000 steps: ~20-40
