@@ -412,3 +412,15 @@ def test_fresh_process_bit_identical() -> None:
                                              "PYTHONHASHSEED": str(s)}) for s in (1, 2)]
     assert all(o.returncode == 0 for o in outs), outs[0].stderr
     assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 64
+
+
+def test_plain_loop_example(capsys) -> None:
+    """examples/training_loop.py runs and its plain loop matches fit bit for bit."""
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "training_loop.py"
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "checkpoint reloads: True" in out
+    assert "bit-identical weights: True" in out
