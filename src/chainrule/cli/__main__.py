@@ -1,0 +1,5 @@
+"""``python -m chainrule.cli``: the same as the ``chainrule`` command."""
+
+from chainrule.cli.main import main
+
+raise SystemExit(main())
