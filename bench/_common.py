@@ -31,6 +31,18 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines of this workplace set them, because old
+# OpenBLAS builds crash or compute wrongly on their processors; they make a current NumPy pick
+# a slower kernel. The benchmark measures NumPy at its best, so it drops both (together, for
+# this process only, before NumPy loads OpenBLAS) and records which kernel runs; tests and CI
+# keep them. BENCH_KEEP_CORETYPE=1 keeps them (to measure what the test suite sees).
+CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+CORETYPE_FOUND = {v: os.environ.get(v) for v in CORETYPE_VARS if os.environ.get(v) is not None}
+CORETYPE_KEPT = os.environ.get("BENCH_KEEP_CORETYPE", "") not in ("", "0")
+if not CORETYPE_KEPT:
+    for _var in CORETYPE_VARS:
+        os.environ.pop(_var, None)
+
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -53,14 +65,23 @@ except ImportError:  # pragma: no cover
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
+# The clock: wall time by default. BENCH_CLOCK=cpu times the process's CPU time instead, which
+# a loaded machine distorts far less (a descheduled process accrues none); it is meaningful
+# with BENCH_THREADS=1 only (with more threads it adds up the threads, spin-waits included).
+CLOCK_NAME = os.environ.get("BENCH_CLOCK", "wall")
+_clock = time.process_time if CLOCK_NAME == "cpu" else time.perf_counter
+
 __all__ = [
     "Case",
     "RESULTS_DIR",
     "Result",
     "THREADS",
+    "blas_info",
     "environment",
     "print_table",
     "run_cases",
+    "summarize",
+    "time_many",
     "time_pair",
     "write_results",
 ]
@@ -96,10 +117,10 @@ class Result:
 
 
 def _round(fn: Callable[[], Any], number: int) -> float:
-    t0 = time.perf_counter()
+    t0 = _clock()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - t0) / number
+    return (_clock() - t0) / number
 
 
 def _calibrate(fn: Callable[[], Any], round_s: float) -> int:
@@ -118,6 +139,39 @@ def _spread(xs: Sequence[float]) -> float:
     return (q[2] - q[0]) / statistics.median(xs)
 
 
+def time_many(
+    fns: Sequence[Callable[[], Any]],
+    *,
+    repeat: int = 15,
+    number: int | None = None,
+    warmup: int = 3,
+    round_s: float = 0.05,
+) -> tuple[int, list[list[float]]]:
+    """Time several callables doing the same work, round-robin: each round times ``number``
+    back-to-back calls of every callable, and the order rotates from round to round so that
+    load drift on a shared machine hits all of them alike. Returns ``number`` and, per
+    callable, the per-call seconds of each round."""
+    for _ in range(warmup):
+        for f in fns:
+            f()
+    if number is None:  # calibrated on the first (ours); capped so no callable runs > 4x long
+        number = max(_calibrate(fns[0], round_s), 1)
+        for f in fns[1:]:
+            number = min(number, max(_calibrate(f, round_s), 1) * 4)
+    times: list[list[float]] = [[] for _ in fns]
+    k = len(fns)
+    for r in range(repeat):
+        for j in range(k):
+            i = (j + r) % k
+            times[i].append(_round(fns[i], number))
+    return number, times
+
+
+def summarize(xs: Sequence[float]) -> tuple[float, float, float]:
+    """(median, min, spread = IQR / median) of per-call seconds."""
+    return statistics.median(xs), min(xs), _spread(xs)
+
+
 def time_pair(
     ours: Callable[[], Any],
     theirs: Callable[[], Any],
@@ -129,21 +183,9 @@ def time_pair(
     name: str = "",
 ) -> Result:
     """Time two callables alternately; see the module docstring for the method."""
-    for _ in range(warmup):
-        ours()
-        theirs()
-    if number is None:
-        number = max(_calibrate(ours, round_s), 1)
-        number = min(number, max(_calibrate(theirs, round_s), 1) * 4)
-    a: list[float] = []
-    b: list[float] = []
-    for r in range(repeat):  # alternate, and alternate who goes first
-        if r % 2:
-            b.append(_round(theirs, number))
-            a.append(_round(ours, number))
-        else:
-            a.append(_round(ours, number))
-            b.append(_round(theirs, number))
+    number, (a, b) = time_many(
+        [ours, theirs], repeat=repeat, number=number, warmup=warmup, round_s=round_s
+    )
     us = 1e6
     return Result(
         name=name,
@@ -195,17 +237,35 @@ def print_table(results: Sequence[Result], title: str) -> None:
     print()
 
 
+def blas_info() -> dict[str, Any]:
+    """NumPy's BLAS as threadpoolctl sees it (library, version, kernel, threads)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return {}
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+            return {k: info.get(k) for k in keys}
+    return {}
+
+
 def environment() -> dict[str, Any]:
-    """Versions and thread settings, stored with every result file."""
+    """Versions, thread settings, BLAS kernel and load, stored with every result file."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
         "threads": THREADS,
+        "clock": CLOCK_NAME,
         "torch_threads": torch.get_num_threads(),
+        "blas": blas_info(),
+        "openblas_coretype_found": CORETYPE_FOUND,
+        "openblas_coretype_kept": CORETYPE_KEPT,
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
+        "loadavg": os.getloadavg(),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
