@@ -190,7 +190,14 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return (get_array_module(gy).where(y <= 0, 0, gy),)
+        xp = get_array_module(gy)
+        # The formula is where(y <= 0, 0, gy). A product with the mask is ~10x faster than
+        # `where` on random masks (measured: 0.30 vs 3.0 ms on (128, 6, 28, 28)); y >= 0 or NaN
+        # here, so `y != 0` is the mask that passes NaN positions. A product turns an inf/NaN
+        # upstream gradient at a blocked position into NaN, so that rare case keeps `where`.
+        if xp.isfinite(gy).all():
+            return (xp.multiply(gy, y != 0),)
+        return (xp.where(y <= 0, 0, gy),)
 
 
 class Sign(Function):
