@@ -59,17 +59,26 @@ def train_chainrule(args: argparse.Namespace, data: tuple) -> dict:
     cr.manual_seed(args.seed)
     model = cr.models.lenet5()
     init = {k: v.data.copy() for k, v in model.state_dict().items()}
-    model.compile(optimizer=cr.optim.SGD(model.parameters(), lr=args.lr,
-                                         momentum=args.momentum),
-                  loss="cross_entropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=cr.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     timer = EpochTimer()
-    cb = cr.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: timer.begin(),
-                                     on_epoch_end=lambda e, logs: timer.end())
-    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs,
-                        callbacks=[cb], verbose=args.verbose)
+    cb = cr.callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: timer.begin(), on_epoch_end=lambda e, logs: timer.end()
+    )
+    history = model.fit(
+        x, y, batch_size=args.batch_size, epochs=args.epochs, callbacks=[cb], verbose=args.verbose
+    )
     loss, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
-    return {"init": init, "epoch_s": timer.times, "test_acc": acc, "test_loss": loss,
-            "train_loss": history.history["loss"]}
+    return {
+        "init": init,
+        "epoch_s": timer.times,
+        "test_acc": acc,
+        "test_loss": loss,
+        "train_loss": history.history["loss"],
+    }
 
 
 def train_torch(args: argparse.Namespace, data: tuple, init: dict) -> dict:
@@ -80,9 +89,18 @@ def train_torch(args: argparse.Namespace, data: tuple, init: dict) -> dict:
     torch.manual_seed(args.seed)
     (x, y), (xt, yt) = data
     model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
     )
     model.load_state_dict({k: torch.from_numpy(v) for k, v in init.items()})
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
@@ -94,7 +112,7 @@ def train_torch(args: argparse.Namespace, data: tuple, init: dict) -> dict:
         perm = torch.randperm(len(xs))
         total = 0.0
         for i in range(0, len(xs), args.batch_size):
-            idx = perm[i:i + args.batch_size]
+            idx = perm[i : i + args.batch_size]
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(xs[idx]), ys[idx])
             loss.backward()
@@ -104,8 +122,9 @@ def train_torch(args: argparse.Namespace, data: tuple, init: dict) -> dict:
         losses.append(total / len(xs))
     model.eval()
     with torch.no_grad():
-        logits = torch.cat([model(torch.from_numpy(xt[i:i + 1000]))
-                            for i in range(0, len(xt), 1000)])
+        logits = torch.cat(
+            [model(torch.from_numpy(xt[i : i + 1000])) for i in range(0, len(xt), 1000)]
+        )
     acc = float((logits.argmax(1).numpy() == yt).mean())
     return {"epoch_s": times, "test_acc": acc, "train_loss": losses}
 
@@ -120,9 +139,11 @@ def main() -> None:
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
     data = ((x, y), (xt, yt))
-    print(f"Fashion-MNIST: {len(x)} training, {len(xt)} test images; LeNet-5, SGD lr "
-          f"{args.lr} momentum {args.momentum}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"{args.threads} threads")
+    print(
+        f"Fashion-MNIST: {len(x)} training, {len(xt)} test images; LeNet-5, SGD lr "
+        f"{args.lr} momentum {args.momentum}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"{args.threads} threads"
+    )
     ours = train_chainrule(args, data)
     rows = [("chainrule", ours)]
     if args.compare_torch:

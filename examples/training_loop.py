@@ -33,8 +33,9 @@ import chainrule.nn.functional as F
 
 
 def make_model() -> cr.nn.Module:
-    return cr.nn.Sequential(cr.nn.Flatten(), cr.nn.Linear(64, 64), cr.nn.ReLU(),
-                            cr.nn.Linear(64, 10))
+    return cr.nn.Sequential(
+        cr.nn.Flatten(), cr.nn.Linear(64, 64), cr.nn.ReLU(), cr.nn.Linear(64, 10)
+    )
 
 
 def evaluate(model: cr.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256):
@@ -43,7 +44,7 @@ def evaluate(model: cr.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int 
     total, correct = 0.0, 0
     with cr.no_grad():
         for i in range(0, len(x), batch_size):
-            xb, yb = cr.tensor(x[i:i + batch_size]), cr.tensor(y[i:i + batch_size])
+            xb, yb = cr.tensor(x[i : i + batch_size]), cr.tensor(y[i : i + batch_size])
             out = model(xb)
             total += F.cross_entropy(out, yb).item() * len(xb)
             correct += int((out.data.argmax(1) == yb.data).sum())
@@ -61,7 +62,7 @@ def plain_loop(x, y, xt, yt, epochs: int = 3, batch_size: int = 32, shuffle: boo
         perm = order.permutation(len(x)) if shuffle else np.arange(len(x))
         running = 0.0
         for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             xb, yb = cr.tensor(x[idx]), cr.tensor(y[idx])
             optimizer.zero_grad()
             loss = F.cross_entropy(model(xb), yb)
@@ -69,8 +70,10 @@ def plain_loop(x, y, xt, yt, epochs: int = 3, batch_size: int = 32, shuffle: boo
             optimizer.step()
             running += loss.item() * len(idx)
         val_loss, val_acc = evaluate(model, xt, yt)
-        print(f"epoch {epoch + 1}: loss {running / len(x):.4f}  "
-              f"test loss {val_loss:.4f}  test accuracy {val_acc:.4f}")
+        print(
+            f"epoch {epoch + 1}: loss {running / len(x):.4f}  "
+            f"test loss {val_loss:.4f}  test accuracy {val_acc:.4f}"
+        )
     return model, optimizer
 
 
@@ -91,11 +94,16 @@ def main() -> None:
     loop_model, _ = plain_loop(x, y, xt, yt, shuffle=False)
     cr.manual_seed(0)
     fit_model = make_model()
-    fit_model.compile(optimizer=cr.optim.SGD(fit_model.parameters(), lr=0.1, momentum=0.9),
-                      loss="cross_entropy", metrics=["accuracy"])
+    fit_model.compile(
+        optimizer=cr.optim.SGD(fit_model.parameters(), lr=0.1, momentum=0.9),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     fit_model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
-    same = all(a.data.tobytes() == b.data.tobytes() for a, b in
-               zip(loop_model.state_dict().values(), fit_model.state_dict().values()))
+    same = all(
+        a.data.tobytes() == b.data.tobytes()
+        for a, b in zip(loop_model.state_dict().values(), fit_model.state_dict().values())
+    )
     print("fit and the plain loop give bit-identical weights:", same)
 
 

@@ -128,8 +128,11 @@ callbacks = [
 hist = model.fit(
     x, y, batch_size=32, epochs=epochs, validation_split=0.1, callbacks=callbacks, verbose=0
 )
-state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-         "rng": cr.default_generator.get_state()}
+state = {
+    "model": model.state_dict(),
+    "optimizer": opt.state_dict(),
+    "rng": cr.default_generator.get_state(),
+}
 cr.io.save(state, f"{run}/final.safetensors")
 with open(f"{run}/history.json", "w") as f:
     json.dump({"history": hist.history, "epoch": hist.epoch}, f)

@@ -26,8 +26,9 @@ def blobs(n: int = 60, seed: int = 0):
 
 def model(lr: float = 0.05) -> cr.nn.Module:
     m = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 3))
-    m.compile(optimizer=cr.optim.SGD(m.parameters(), lr=lr), loss="cross_entropy",
-              metrics=["accuracy"])
+    m.compile(
+        optimizer=cr.optim.SGD(m.parameters(), lr=lr), loss="cross_entropy", metrics=["accuracy"]
+    )
     return m
 
 
@@ -43,6 +44,7 @@ def _recording(name: str):
     def hook(self, *args, **kwargs):
         idx = args[0] if args and not isinstance(args[0], (dict, type(None))) else None
         self.calls.append(name if idx is None else f"{name}:{idx}")
+
     return hook
 
 
@@ -53,24 +55,41 @@ for _hook in [h for h in dir(C.Callback) if h.startswith("on_")]:
 def test_hook_order() -> None:
     x, y = blobs(30)
     rec = Recorder()
-    model().fit(x, y, batch_size=10, epochs=1, validation_data=(x[:12], y[:12]),
-                callbacks=[rec], verbose=0)
+    model().fit(
+        x, y, batch_size=10, epochs=1, validation_data=(x[:12], y[:12]), callbacks=[rec], verbose=0
+    )
     assert rec.calls == [
-        "on_train_begin", "on_epoch_begin:0",
-        "on_train_batch_begin:0", "on_train_batch_end:0",
-        "on_train_batch_begin:1", "on_train_batch_end:1",
-        "on_train_batch_begin:2", "on_train_batch_end:2",
-        "on_test_begin", "on_test_batch_begin:0", "on_test_batch_end:0",
-        "on_test_batch_begin:1", "on_test_batch_end:1", "on_test_end",
-        "on_epoch_end:0", "on_train_end",
+        "on_train_begin",
+        "on_epoch_begin:0",
+        "on_train_batch_begin:0",
+        "on_train_batch_end:0",
+        "on_train_batch_begin:1",
+        "on_train_batch_end:1",
+        "on_train_batch_begin:2",
+        "on_train_batch_end:2",
+        "on_test_begin",
+        "on_test_batch_begin:0",
+        "on_test_batch_end:0",
+        "on_test_batch_begin:1",
+        "on_test_batch_end:1",
+        "on_test_end",
+        "on_epoch_end:0",
+        "on_train_end",
     ]
     rec.calls.clear()
     m = model()
     m.evaluate(x, y, batch_size=30, callbacks=[rec], verbose=0)
     m.predict(x, batch_size=30, callbacks=[rec], verbose=0)
-    assert rec.calls == ["on_test_begin", "on_test_batch_begin:0", "on_test_batch_end:0",
-                         "on_test_end", "on_predict_begin", "on_predict_batch_begin:0",
-                         "on_predict_batch_end:0", "on_predict_end"]
+    assert rec.calls == [
+        "on_test_begin",
+        "on_test_batch_begin:0",
+        "on_test_batch_end:0",
+        "on_test_end",
+        "on_predict_begin",
+        "on_predict_batch_begin:0",
+        "on_predict_batch_end:0",
+        "on_predict_end",
+    ]
 
 
 def test_callback_type_and_lambda_errors() -> None:
@@ -106,16 +125,19 @@ def drive(es: C.EarlyStopping, values, key: str = "val_loss"):
     return stopped_at, m
 
 
-@pytest.mark.parametrize("kw, values, stop, best", [
-    ({"patience": 2}, [1.0, 0.9, 0.95, 0.94, 0.96], 3, 0.9),
-    ({"patience": 0}, [1.0, 1.1], 1, 1.0),
-    ({"patience": 2, "min_delta": 0.02}, [1.0, 0.99, 0.985, 0.5], 2, 1.0),
-    ({"patience": 1, "mode": "max"}, [0.5, 0.6, 0.55, 0.7], 2, 0.6),
-    ({"patience": 2, "baseline": 0.5}, [0.9, 0.8, 0.85, 0.86], 2, 0.8),  # wait not reset
-    ({"patience": 2}, [0.9, 0.8, 0.85, 0.86], 3, 0.8),                   # (vs no baseline)
-    ({"patience": 1, "start_from_epoch": 2}, [1.0, 2.0, 3.0, 4.0, 5.0], 3, 3.0),
-    ({"patience": 3}, [1.0, 0.9, 0.8], None, 0.8),
-])
+@pytest.mark.parametrize(
+    "kw, values, stop, best",
+    [
+        ({"patience": 2}, [1.0, 0.9, 0.95, 0.94, 0.96], 3, 0.9),
+        ({"patience": 0}, [1.0, 1.1], 1, 1.0),
+        ({"patience": 2, "min_delta": 0.02}, [1.0, 0.99, 0.985, 0.5], 2, 1.0),
+        ({"patience": 1, "mode": "max"}, [0.5, 0.6, 0.55, 0.7], 2, 0.6),
+        ({"patience": 2, "baseline": 0.5}, [0.9, 0.8, 0.85, 0.86], 2, 0.8),  # wait not reset
+        ({"patience": 2}, [0.9, 0.8, 0.85, 0.86], 3, 0.8),  # (vs no baseline)
+        ({"patience": 1, "start_from_epoch": 2}, [1.0, 2.0, 3.0, 4.0, 5.0], 3, 3.0),
+        ({"patience": 3}, [1.0, 0.9, 0.8], None, 0.8),
+    ],
+)
 def test_early_stopping_semantics(kw, values, stop, best) -> None:
     es = C.EarlyStopping(monitor="val_loss", **kw)
     stopped_at, _ = drive(es, values)
@@ -146,8 +168,9 @@ def test_early_stopping_in_fit_restores_best_weights() -> None:
 
     m = model(lr=0.5)
     es = C.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
-    h = m.fit(x, y, batch_size=6, epochs=40, validation_split=0.3, callbacks=[Snap(), es],
-              verbose=0)
+    h = m.fit(
+        x, y, batch_size=6, epochs=40, validation_split=0.3, callbacks=[Snap(), es], verbose=0
+    )
     best = int(np.argmin(h.history["val_loss"]))
     assert len(h.epoch) < 40 and es.best_epoch == best
     for k, v in m.state_dict().items():
@@ -159,8 +182,12 @@ def test_model_checkpoint_best_only_keep_last(tmp_path) -> None:
     x, y = blobs(60)
     m = model(lr=0.2)
     (tmp_path / "foreign.safetensors").write_bytes(b"not ours")
-    cb = C.ModelCheckpoint(tmp_path / "e{epoch:02d}-{val_accuracy:.3f}.safetensors",
-                           monitor="val_accuracy", save_best_only=True, keep_last=2)
+    cb = C.ModelCheckpoint(
+        tmp_path / "e{epoch:02d}-{val_accuracy:.3f}.safetensors",
+        monitor="val_accuracy",
+        save_best_only=True,
+        keep_last=2,
+    )
     h = m.fit(x, y, batch_size=6, epochs=6, validation_split=0.3, callbacks=[cb], verbose=0)
     acc = h.history["val_accuracy"]
     improved = [e for e in range(6) if acc[e] > max(acc[:e], default=-1)]
@@ -187,8 +214,13 @@ def test_model_checkpoint_every_n_steps_and_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match="save_freq must be 'epoch' or a positive"):
         C.ModelCheckpoint(tmp_path / "x", save_freq=0)
     with pytest.raises(ValueError, match="monitor='val_loss' is not among"):
-        m.fit(x, y, epochs=1, callbacks=[C.ModelCheckpoint(tmp_path / "b", save_best_only=True)],
-              verbose=0)
+        m.fit(
+            x,
+            y,
+            epochs=1,
+            callbacks=[C.ModelCheckpoint(tmp_path / "b", save_best_only=True)],
+            verbose=0,
+        )
 
 
 # ---- CSVLogger ----
@@ -202,8 +234,9 @@ def test_csv_logger_matches_history_and_appends(tmp_path) -> None:
     for e, row in enumerate(rows[1:]):
         assert int(row[0]) == e
         assert [float(v) for v in row[1:]] == [h.history[k][e] for k in sorted(h.history)]
-    h2 = m.fit(x, y, epochs=1, validation_split=0.25,
-               callbacks=[C.CSVLogger(path, append=True)], verbose=0)
+    h2 = m.fit(
+        x, y, epochs=1, validation_split=0.25, callbacks=[C.CSVLogger(path, append=True)], verbose=0
+    )
     rows = list(csv.reader(path.read_text().splitlines()))
     assert len(rows) == 5 and rows[4][0] == "0"
     assert float(rows[4][1]) == h2.history["accuracy"][0]
@@ -249,8 +282,7 @@ def test_lr_scheduler_per_epoch_and_per_step() -> None:
     x, y = blobs(40)
     m = model(lr=0.1)
     sched = cr.optim.lr_scheduler.StepLR(m.optimizer, step_size=2, gamma=0.5)
-    h = m.fit(x, y, batch_size=10, epochs=5, callbacks=[C.LearningRateScheduler(sched)],
-              verbose=0)
+    h = m.fit(x, y, batch_size=10, epochs=5, callbacks=[C.LearningRateScheduler(sched)], verbose=0)
     ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.5), 6)
     # logs['lr'] is the rate the epoch trained with (read before the epoch's step())
     np.testing.assert_allclose(h.history["lr"], ref[:5], rtol=1e-15)
@@ -263,8 +295,14 @@ def test_lr_scheduler_per_epoch_and_per_step() -> None:
 
     m = model(lr=0.1)
     sched = cr.optim.lr_scheduler.ExponentialLR(m.optimizer, gamma=0.9)
-    m.fit(x, y, batch_size=10, epochs=2, verbose=0,
-          callbacks=[C.LearningRateScheduler(sched, interval="step"), LR()])
+    m.fit(
+        x,
+        y,
+        batch_size=10,
+        epochs=2,
+        verbose=0,
+        callbacks=[C.LearningRateScheduler(sched, interval="step"), LR()],
+    )
     ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9), 8)
     np.testing.assert_allclose(seen, ref, rtol=1e-12)
 
@@ -278,8 +316,13 @@ def test_lr_schedule_function_and_plateau() -> None:
         def on_epoch_begin(self, epoch, logs=None):
             seen.append(self.model.optimizer.param_groups[0]["lr"])
 
-    m.fit(x, y, epochs=3, verbose=0,
-          callbacks=[C.LearningRateScheduler(lambda e, lr: 0.1 / (e + 1)), LR()])
+    m.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[C.LearningRateScheduler(lambda e, lr: 0.1 / (e + 1)), LR()],
+    )
     np.testing.assert_allclose(seen, [0.1, 0.05, 0.1 / 3])
 
     # ReduceLROnPlateau on a scripted metric, against torch

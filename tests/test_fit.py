@@ -40,14 +40,13 @@ def test_fit_equals_plain_loop_bit_for_bit() -> None:
     cr.manual_seed(1)
     b = mlp()
     opt_b = cr.optim.SGD(b.parameters(), lr=0.1, momentum=0.9)
-    a.compile(optimizer=cr.optim.SGD(a.parameters(), lr=0.1, momentum=0.9),
-              loss="cross_entropy")
+    a.compile(optimizer=cr.optim.SGD(a.parameters(), lr=0.1, momentum=0.9), loss="cross_entropy")
     hist = a.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     epoch_losses = []
     for _ in range(2):
         total = 0.0
         for i in range(0, 100, 32):
-            xb, yb = cr.tensor(x[i:i + 32]), cr.tensor(y[i:i + 32])
+            xb, yb = cr.tensor(x[i : i + 32]), cr.tensor(y[i : i + 32])
             opt_b.zero_grad()
             loss = F.cross_entropy(b(xb), yb)
             loss.backward()
@@ -67,17 +66,15 @@ def test_fit_matches_pytorch_loop() -> None:
     model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Tanh(), cr.nn.Linear(4, 1)).double()
     tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
     tm = tm.double()
-    tm.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in
-                        model.state_dict().items()})
-    model.compile(optimizer=cr.optim.Adam(model.parameters(), lr=0.05), loss="mse",
-                  metrics=["mae"])
+    tm.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in model.state_dict().items()})
+    model.compile(optimizer=cr.optim.Adam(model.parameters(), lr=0.05), loss="mse", metrics=["mae"])
     h = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     topt = torch.optim.Adam(tm.parameters(), lr=0.05)
     losses = []
     for _ in range(3):
         tot = 0.0
         for i in range(0, 50, 16):
-            xb, yb = torch.from_numpy(x[i:i + 16]), torch.from_numpy(y[i:i + 16])
+            xb, yb = torch.from_numpy(x[i : i + 16]), torch.from_numpy(y[i : i + 16])
             topt.zero_grad()
             loss = torch.nn.functional.mse_loss(tm(xb), yb)
             loss.backward()
@@ -90,8 +87,9 @@ def test_fit_matches_pytorch_loop() -> None:
     with torch.no_grad():
         tp = tm(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), tp, rtol=1e-12)
-    np.testing.assert_allclose(model.evaluate(x, y, verbose=0)[1],
-                               np.abs(tp - y).mean(), rtol=1e-12)
+    np.testing.assert_allclose(
+        model.evaluate(x, y, verbose=0)[1], np.abs(tp - y).mean(), rtol=1e-12
+    )
 
 
 # ---- history, validation, evaluate, predict ----
@@ -99,16 +97,18 @@ def test_history_and_validation_split() -> None:
     x, y = blobs(100)
     cr.manual_seed(0)
     model = mlp()
-    model.compile(optimizer="adam", lr=0.01, loss="cross_entropy",
-                  metrics=["accuracy", "f1"])
+    model.compile(optimizer="adam", lr=0.01, loss="cross_entropy", metrics=["accuracy", "f1"])
     h = model.fit(x, y, epochs=3, batch_size=10, validation_split=0.2, verbose=0)
     assert set(h.history) == {"loss", "accuracy", "f1", "val_loss", "val_accuracy", "val_f1"}
     assert all(len(v) == 3 for v in h.history.values()) and h.epoch == [0, 1, 2]
     assert model.history is h
     # validation = the last 20 samples, before shuffling (Keras); same batches -> same numbers
     logs = model.evaluate(x[80:], y[80:], batch_size=10, verbose=0, return_dict=True)
-    assert logs == {"loss": h.history["val_loss"][-1], "accuracy": h.history["val_accuracy"][-1],
-                    "f1": h.history["val_f1"][-1]}
+    assert logs == {
+        "loss": h.history["val_loss"][-1],
+        "accuracy": h.history["val_accuracy"][-1],
+        "f1": h.history["val_f1"][-1],
+    }
     assert cr.metrics.accuracy(y[80:], model.predict(x[80:], verbose=0)) == logs["accuracy"]
 
 
@@ -176,14 +176,24 @@ def test_multi_input_multi_output() -> None:
     r = (x.sum(1, keepdims=True) * 0.1).astype(np.float32)
     cr.manual_seed(0)
     m = TwoInTwoOut()
-    m.compile(optimizer="adam", loss=["cross_entropy", "mse"], loss_weights=[1.0, 0.5],
-              metrics=[["accuracy"], ["mae"]])
+    m.compile(
+        optimizer="adam",
+        loss=["cross_entropy", "mse"],
+        loss_weights=[1.0, 0.5],
+        metrics=[["accuracy"], ["mae"]],
+    )
     h = m.fit([x, meta], [y, r], batch_size=16, epochs=2, verbose=0)
-    assert set(h.history) == {"loss", "output_0_loss", "output_1_loss", "output_0_accuracy",
-                              "output_1_mae"}
+    assert set(h.history) == {
+        "loss",
+        "output_0_loss",
+        "output_1_loss",
+        "output_0_accuracy",
+        "output_1_mae",
+    }
     for t in range(2):
         assert h.history["loss"][t] == pytest.approx(
-            h.history["output_0_loss"][t] + 0.5 * h.history["output_1_loss"][t], rel=1e-6)
+            h.history["output_0_loss"][t] + 0.5 * h.history["output_1_loss"][t], rel=1e-6
+        )
     p = m.predict([x, meta], verbose=0)
     assert isinstance(p, tuple) and p[0].shape == (60, 3) and p[1].shape == (60, 1)
     ev = m.evaluate([x, meta], [y, r], verbose=0, return_dict=True)
@@ -191,10 +201,13 @@ def test_multi_input_multi_output() -> None:
 
     cr.manual_seed(0)
     d = TwoInTwoOut(as_dict=True)
-    d.compile(optimizer="adam", loss={"cls": "cross_entropy", "reg": "mse"},
-              loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": "accuracy"})
-    hd = d.fit({"img": x, "meta": meta}, {"cls": y, "reg": r}, batch_size=16, epochs=2,
-               verbose=0)
+    d.compile(
+        optimizer="adam",
+        loss={"cls": "cross_entropy", "reg": "mse"},
+        loss_weights={"cls": 1.0, "reg": 0.5},
+        metrics={"cls": "accuracy"},
+    )
+    hd = d.fit({"img": x, "meta": meta}, {"cls": y, "reg": r}, batch_size=16, epochs=2, verbose=0)
     assert set(hd.history) == {"loss", "cls_loss", "reg_loss", "cls_accuracy"}
     np.testing.assert_array_equal(hd.history["loss"], h.history["loss"])  # same computation
     pd = d.predict({"img": x, "meta": meta}, verbose=0)
@@ -209,8 +222,11 @@ def test_dataloader_and_dataset_inputs() -> None:
     cr.manual_seed(0)
     b = mlp()
     for m in (a, b):
-        m.compile(optimizer=cr.optim.SGD(m.parameters(), lr=0.1), loss="cross_entropy",
-                  metrics=["accuracy"])
+        m.compile(
+            optimizer=cr.optim.SGD(m.parameters(), lr=0.1),
+            loss="cross_entropy",
+            metrics=["accuracy"],
+        )
     ha = a.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     loader = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
     hb = b.fit(loader, epochs=2, validation_data=loader, verbose=0)
@@ -369,6 +385,7 @@ def test_same_seed_bit_identical_and_different_seeds_differ() -> None:
 def test_isolation_between_fits(tmp_path) -> None:
     """E4: evaluate, predict, building another model, saving/loading a file or drawing from
     the default generator between two fits leave the training stream unchanged."""
+
     def between(m, x, y):
         m.evaluate(x, y, verbose=0)
         m.predict(x, verbose=0)
@@ -406,10 +423,21 @@ print(d.hexdigest(), repr(h.history))
 
 def test_fresh_process_bit_identical() -> None:
     """E1 across processes (same thread count; PYTHONHASHSEED varies on purpose)."""
-    outs = [subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                           timeout=120, env={"OMP_NUM_THREADS": "2", "PATH": "/usr/bin",
-                                             "OPENBLAS_NUM_THREADS": "2",
-                                             "PYTHONHASHSEED": str(s)}) for s in (1, 2)]
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={
+                "OMP_NUM_THREADS": "2",
+                "PATH": "/usr/bin",
+                "OPENBLAS_NUM_THREADS": "2",
+                "PYTHONHASHSEED": str(s),
+            },
+        )
+        for s in (1, 2)
+    ]
     assert all(o.returncode == 0 for o in outs), outs[0].stderr
     assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 64
 

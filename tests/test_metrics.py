@@ -21,13 +21,13 @@ def test_accuracy_forms(rng: np.random.Generator) -> None:
     y, s = _cls(rng)
     pred = s.argmax(1)
     ref = skm.accuracy_score(y, pred)
-    assert M.accuracy(y, s) == ref                        # scores -> arg-max
-    assert M.accuracy(y, pred) == ref                     # labels
-    assert M.accuracy(np.eye(5)[y], s) == ref             # one-hot targets
+    assert M.accuracy(y, s) == ref  # scores -> arg-max
+    assert M.accuracy(y, pred) == ref  # labels
+    assert M.accuracy(np.eye(5)[y], s) == ref  # one-hot targets
     assert M.accuracy(cr.tensor(y), cr.tensor(s)) == ref  # tensors
     yb = rng.integers(0, 2, 100)
     p = rng.random(100)
-    assert M.accuracy(yb, p) == skm.accuracy_score(yb, p > 0.5)          # probabilities
+    assert M.accuracy(yb, p) == skm.accuracy_score(yb, p > 0.5)  # probabilities
     assert M.accuracy(yb, p - 0.5, threshold=0.0) == skm.accuracy_score(yb, p > 0.5)  # logits
     assert M.accuracy(yb, p[:, None]) == skm.accuracy_score(yb, p > 0.5)  # (N, 1) outputs
     ym = rng.integers(0, 2, (50, 3)).astype(np.float32)  # multi-label, element-wise
@@ -42,7 +42,7 @@ def test_top_k_accuracy(rng: np.random.Generator, k: int) -> None:
     assert M.top_k_accuracy(y, s, k=k) == pytest.approx(ref, abs=0)
     m = M.TopKAccuracy(k=k)
     for i in range(0, 200, 64):
-        m.update(y[i:i + 64], s[i:i + 64])
+        m.update(y[i : i + 64], s[i : i + 64])
     assert m.result() == pytest.approx(ref, abs=1e-15)
     assert m.name == f"top_{k}_accuracy"
 
@@ -60,7 +60,7 @@ def test_prf_vs_sklearn(rng: np.random.Generator, average: str | None, which: st
     cls = {"precision": M.Precision, "recall": M.Recall, "f1": M.F1Score}[which]
     m = cls(average=average)
     for i in range(0, 200, 30):
-        m.update(y[i:i + 30], pred[i:i + 30])
+        m.update(y[i : i + 30], pred[i : i + 30])
     np.testing.assert_allclose(m.result(), ref, rtol=1e-12, atol=0)
 
 
@@ -68,16 +68,22 @@ def test_prf_macro_skips_absent_classes(rng: np.random.Generator) -> None:
     """scikit-learn averages over labels present in y_true or y_pred; so do we."""
     y = np.array([0, 0, 3, 3])
     p = np.array([0, 3, 3, 3])
-    for ours, sk in ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
-                     (M.f1_score, skm.f1_score)):
+    for ours, sk in (
+        (M.precision, skm.precision_score),
+        (M.recall, skm.recall_score),
+        (M.f1_score, skm.f1_score),
+    ):
         assert ours(y, p) == pytest.approx(sk(y, p, average="macro"), abs=1e-15)
 
 
 def test_binary_average(rng: np.random.Generator) -> None:
     y = rng.integers(0, 2, 80)
     p = rng.random(80)
-    for ours, sk in ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
-                     (M.f1_score, skm.f1_score)):
+    for ours, sk in (
+        (M.precision, skm.precision_score),
+        (M.recall, skm.recall_score),
+        (M.f1_score, skm.f1_score),
+    ):
         assert ours(y, p, average="binary") == pytest.approx(sk(y, p > 0.5), abs=1e-15)
 
 
@@ -99,15 +105,17 @@ def test_confusion_matrix(rng: np.random.Generator) -> None:
 def test_regression_vs_sklearn(rng: np.random.Generator, shape: tuple[int, ...]) -> None:
     y = rng.normal(size=shape) * 3 + 1
     p = y + rng.normal(size=shape)
-    pairs = [(M.mean_absolute_error, skm.mean_absolute_error, M.MeanAbsoluteError),
-             (M.mean_squared_error, skm.mean_squared_error, M.MeanSquaredError),
-             (M.r2_score, skm.r2_score, M.R2Score)]
+    pairs = [
+        (M.mean_absolute_error, skm.mean_absolute_error, M.MeanAbsoluteError),
+        (M.mean_squared_error, skm.mean_squared_error, M.MeanSquaredError),
+        (M.r2_score, skm.r2_score, M.R2Score),
+    ]
     for fn, sk, cls in pairs:
         ref = sk(y, p)
         assert fn(y, p) == pytest.approx(ref, rel=1e-12)
         m = cls()
         for i in range(0, 120, 25):  # uneven last batch
-            m.update(y[i:i + 25], p[i:i + 25])
+            m.update(y[i : i + 25], p[i : i + 25])
         assert m.result() == pytest.approx(ref, rel=1e-12), fn.__name__
 
 
@@ -123,30 +131,34 @@ def test_r2_constant_column_and_stability(rng: np.random.Generator) -> None:
     pb = big + 0.1 * rng.normal(size=1000)
     m = M.R2Score()
     for i in range(0, 1000, 7):
-        m.update(big[i:i + 7], pb[i:i + 7])
+        m.update(big[i : i + 7], pb[i : i + 7])
     assert m.result() == pytest.approx(skm.r2_score(big, pb), rel=1e-9)
 
 
-@pytest.mark.parametrize("name", ["accuracy", "top_3_accuracy", "precision", "f1_micro",
-                                  "mae", "r2", "confusion_matrix"])
+@pytest.mark.parametrize(
+    "name", ["accuracy", "top_3_accuracy", "precision", "f1_micro", "mae", "r2", "confusion_matrix"]
+)
 def test_state_dict_resume_is_exact(rng: np.random.Generator, name: str) -> None:
     """An accumulator restored from state_dict mid-way ends exactly where an uninterrupted
     one does (the partial-epoch totals of exact resume)."""
     y, s = _cls(rng)
     if name in ("mae", "r2"):
         y, s = s[:, 0], s[:, 1]
-    make = (lambda: M.ConfusionMatrix()) if name == "confusion_matrix" else \
-        (lambda: M.get_metric(name))
+    make = (
+        (lambda: M.ConfusionMatrix())
+        if name == "confusion_matrix"
+        else (lambda: M.get_metric(name))
+    )
     a, b = make(), make()
     for i in range(0, 200, 40):
-        a.update(y[i:i + 40], s[i:i + 40])
+        a.update(y[i : i + 40], s[i : i + 40])
         if i < 80:
-            b.update(y[i:i + 40], s[i:i + 40])
+            b.update(y[i : i + 40], s[i : i + 40])
     state = b.state_dict()
     c = make()
     c.load_state_dict(state)
     for i in range(80, 200, 40):
-        c.update(y[i:i + 40], s[i:i + 40])
+        c.update(y[i : i + 40], s[i : i + 40])
     ra, rc = np.asarray(a.result()), np.asarray(c.result())
     assert ra.tobytes() == rc.tobytes()
     a.reset()

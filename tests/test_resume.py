@@ -24,14 +24,24 @@ import pytest
 import chainrule as cr
 
 CHILD = Path(__file__).with_name("_resume_child.py")
-ENV = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2",
-       "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "2",
+    "OPENBLAS_NUM_THREADS": "2",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
 def child(run_dir: Path, *kills: str, env: dict | None = None) -> subprocess.CompletedProcess:
     run_dir.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, str(CHILD), str(run_dir), *kills],
-                          env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(CHILD), str(run_dir), *kills],
+        env={**ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_same_run(a: Path, b: Path) -> None:
@@ -48,7 +58,8 @@ def assert_same_run(a: Path, b: Path) -> None:
             assert (v.tobytes() == w.tobytes()) if isinstance(v, np.ndarray) else v == w, (i, k)
     assert sa["rng"] == sb["rng"]
     assert json.loads((a / "history.json").read_text()) == json.loads(
-        (b / "history.json").read_text())
+        (b / "history.json").read_text()
+    )
     assert (a / "metrics.csv").read_bytes() == (b / "metrics.csv").read_bytes()
     assert (a / "ckpts.json").read_text() == (b / "ckpts.json").read_text()
     for name in json.loads((a / "ckpts.json").read_text()):
@@ -84,24 +95,31 @@ def test_kill9_resume_bit_identical(straight: Path, tmp_path: Path, kill: str) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kills", [
-    ("step_begin:50",),          # just after the backup of step 49
-    ("step_end:44",),            # early in epoch 2, 2 steps after the epoch-1 backup
-    ("step_end:61",),            # between backups
-    ("epoch_end:1",),            # CSV row and checkpoint of epoch 2 written, backup not yet
-    ("in_save:9",),              # inside a backup write: a torn temporary file is left
-    ("step_end:45", "step_end:70"),  # killed twice in one run
-    ("step_end:20", "val:1"),    # once in epoch 1, once in epoch 2's validation
-])
+@pytest.mark.parametrize(
+    "kills",
+    [
+        ("step_begin:50",),  # just after the backup of step 49
+        ("step_end:44",),  # early in epoch 2, 2 steps after the epoch-1 backup
+        ("step_end:61",),  # between backups
+        ("epoch_end:1",),  # CSV row and checkpoint of epoch 2 written, backup not yet
+        ("in_save:9",),  # inside a backup write: a torn temporary file is left
+        ("step_end:45", "step_end:70"),  # killed twice in one run
+        ("step_end:20", "val:1"),  # once in epoch 1, once in epoch 2's validation
+    ],
+)
 def test_kill9_matrix(straight: Path, tmp_path: Path, kills: tuple[str, ...]) -> None:
     assert_same_run(straight, kill_and_resume(tmp_path, *[(k,) for k in kills]))
 
 
 def _signal_when(d: Path, sig: int, at_step: int) -> subprocess.Popen:
     d.mkdir(exist_ok=True)
-    p = subprocess.Popen([sys.executable, str(CHILD), str(d)],
-                         env={**ENV, "CHILD_SLEEP": "0.02"},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, str(CHILD), str(d)],
+        env={**ENV, "CHILD_SLEEP": "0.02"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while p.poll() is None and time.monotonic() < deadline:
         s = (d / "step").read_text() if (d / "step").exists() else ""
@@ -170,15 +188,26 @@ def _data():
     return x.reshape(len(x), -1)[:400], y[:400]
 
 
-def train(backup: Path, crash_at: int | None = None, width: int = 32, batch_size: int = 32,
-          epochs: int = 2, delete: bool = True, loader: bool = False, extra=(),
-          steps_per_epoch: int | None = None):
+def train(
+    backup: Path,
+    crash_at: int | None = None,
+    width: int = 32,
+    batch_size: int = 32,
+    epochs: int = 2,
+    delete: bool = True,
+    loader: bool = False,
+    extra=(),
+    steps_per_epoch: int | None = None,
+):
     """One 'process': seed, build, fit. Returns (model, history) or None after a crash."""
     cr.manual_seed(0)
     x, y = _data()
     model = cr.nn.Sequential(cr.nn.Linear(64, width), cr.nn.ReLU(), cr.nn.Linear(width, 10))
-    model.compile(optimizer=cr.optim.Adam(model.parameters(), lr=1e-2), loss="cross_entropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=cr.optim.Adam(model.parameters(), lr=1e-2),
+        loss="cross_entropy",
+        metrics=["accuracy"],
+    )
     cbs = [*extra, cr.callbacks.BackupAndRestore(backup, save_freq=5, delete_checkpoint=delete)]
     if crash_at is not None:
         cbs.insert(0, CrashAt(crash_at))
@@ -190,8 +219,9 @@ def train(backup: Path, crash_at: int | None = None, width: int = 32, batch_size
         data = (x, y)
         kw = {"batch_size": batch_size, "validation_split": 0.2}
     try:
-        h = model.fit(*data, epochs=epochs, callbacks=cbs, verbose=0,
-                      steps_per_epoch=steps_per_epoch, **kw)
+        h = model.fit(
+            *data, epochs=epochs, callbacks=cbs, verbose=0, steps_per_epoch=steps_per_epoch, **kw
+        )
     except Crash:
         return None
     return model, h
@@ -235,8 +265,7 @@ def test_corrupt_latest_backup_falls_back(tmp_path: Path) -> None:
     d = tmp_path / "b"
     assert train(d, crash_at=12) is None
     files = sorted(d.iterdir())  # steps 5, 10 and the end of epoch 1; the newest two kept
-    assert [f.name for f in files] == ["backup-00000002.safetensors",
-                                       "backup-00000003.safetensors"]
+    assert [f.name for f in files] == ["backup-00000002.safetensors", "backup-00000003.safetensors"]
     raw = bytearray(files[-1].read_bytes())
     raw[20:40] = b"\xff" * 20  # garbage in the header
     files[-1].write_bytes(bytes(raw))
@@ -278,9 +307,9 @@ def test_backup_holds_every_state(tmp_path: Path) -> None:
     assert train(tmp_path, crash_at=8, extra=[es]) is None
     state = cr.io.load(sorted(tmp_path.iterdir())[-1])
     assert state["loop"]["global_step"] == 5 and state["loop"]["in_epoch"]
-    assert state["optimizer"]["state"][0]["step"] == 5           # Adam's t
-    assert state["data"]["perm"].shape == (320,)                 # the epoch's permutation
+    assert state["optimizer"]["state"][0]["step"] == 5  # Adam's t
+    assert state["data"]["perm"].shape == (320,)  # the epoch's permutation
     assert set(state["rng"]) == {"train", "shuffle", "outer", "extra"}
-    assert state["metrics"]["0"]["count"] > 0                    # partial-epoch loss totals
+    assert state["metrics"]["0"]["count"] > 0  # partial-epoch loss totals
     assert "EarlyStopping_0" in state["callbacks"] and "History_0" in state["callbacks"]
     assert len(state["config_hash"]) == 64

@@ -17,10 +17,14 @@ nn = cr.nn
 
 def small_cnn() -> cr.nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(16 * 4 * 4, 64), nn.ReLU(),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 64),
+        nn.ReLU(),
         nn.Linear(64, 10),
     )
 
@@ -35,12 +39,20 @@ def test_small_cnn_on_digits() -> None:
     sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     model.compile(optimizer=opt, loss="cross_entropy", metrics=["accuracy"])
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0,
-                        callbacks=[cr.callbacks.LearningRateScheduler(sched)])
+    history = model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[cr.callbacks.LearningRateScheduler(sched)],
+    )
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     loss, acc = model.evaluate(xt, yt, verbose=0)
-    print(f"digits small CNN: test accuracy {acc:.4f}, loss {loss:.4f}, "
-          f"fit {wall:.1f} s wall / {cpu:.1f} s CPU")
+    print(
+        f"digits small CNN: test accuracy {acc:.4f}, loss {loss:.4f}, "
+        f"fit {wall:.1f} s wall / {cpu:.1f} s CPU"
+    )
     assert acc >= 0.97, acc
     assert history.history["loss"][-1] < history.history["loss"][0] / 10
     assert cpu < 60, f"fit used {cpu:.1f} s of CPU"

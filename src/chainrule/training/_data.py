@@ -70,8 +70,10 @@ def as_arrays(s: Any, what: str) -> Any:
             raise TypeError(f"{what}: expected numeric arrays, got an object array")
         return arr
 
-    if isinstance(s, (list, tuple)) and s and all(
-        isinstance(v, (int, float, np.number)) for v in s
+    if (
+        isinstance(s, (list, tuple))
+        and s
+        and all(isinstance(v, (int, float, np.number)) for v in s)
     ):
         return conv(s)  # a plain list of numbers is one array, not several inputs
     return map_struct(conv, s)
@@ -139,8 +141,15 @@ def fingerprint(s: Any) -> Any:
 class ArrayStream:
     """Batches of in-memory arrays; position and permutation can be saved and restored."""
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool,
-                 generator: Generator | None, steps_per_epoch: int | None = None) -> None:
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        shuffle: bool,
+        generator: Generator | None,
+        steps_per_epoch: int | None = None,
+    ) -> None:
         self.x, self.y = x, y
         self.n = num_samples(x, y, "fit")
         self.batch_size = batch_size
@@ -166,19 +175,27 @@ class ArrayStream:
         return take(self.x, index), (None if self.y is None else take(self.y, index))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": "arrays", "perm": None if self.perm is None else self.perm.copy(),
-                "pos": self.pos, "passes": self.passes}
+        return {
+            "kind": "arrays",
+            "perm": None if self.perm is None else self.perm.copy(),
+            "pos": self.pos,
+            "passes": self.passes,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != "arrays":
-            raise ValueError(f"fit: the backup's data position is for {state.get('kind')!r} "
-                             "input, this run feeds arrays")
+            raise ValueError(
+                f"fit: the backup's data position is for {state.get('kind')!r} "
+                "input, this run feeds arrays"
+            )
         perm = state["perm"]
         if perm is not None:
             perm = np.asarray(perm, dtype=np.int64)
             if perm.shape != (self.n,):
-                raise ValueError(f"fit: the backup's permutation covers {perm.shape[0]} samples, "
-                                 f"this run has {self.n}")
+                raise ValueError(
+                    f"fit: the backup's permutation covers {perm.shape[0]} samples, "
+                    f"this run has {self.n}"
+                )
         self.perm, self.pos, self.passes = perm, int(state["pos"]), int(state["passes"])
 
 
@@ -194,8 +211,10 @@ class LoaderStream:
             n = 0
         self.steps = steps_per_epoch or n
         if not self.steps:
-            raise ValueError("fit: the DataLoader yields no batches (len 0); pass "
-                             "steps_per_epoch= or a non-empty loader")
+            raise ValueError(
+                "fit: the DataLoader yields no batches (len 0); pass "
+                "steps_per_epoch= or a non-empty loader"
+            )
         self.it: Any = None
 
     def start_epoch(self) -> None:
@@ -226,8 +245,10 @@ class LoaderStream:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != "loader":
-            raise ValueError(f"fit: the backup's data position is for {state.get('kind')!r} "
-                             "input, this run feeds a DataLoader")
+            raise ValueError(
+                f"fit: the backup's data position is for {state.get('kind')!r} "
+                "input, this run feeds a DataLoader"
+            )
         self.loader.load_state_dict(state["loader"])
         self.it = None
 
@@ -239,8 +260,9 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
             return batch[0], batch[1]
         if len(batch) == 1:
             return batch[0], None
-        raise ValueError(f"fit: a batch from the loader has {len(batch)} fields; expected "
-                         "(inputs, targets)")
+        raise ValueError(
+            f"fit: a batch from the loader has {len(batch)} fields; expected (inputs, targets)"
+        )
     if isinstance(batch, dict) and "x" in batch:
         return batch["x"], batch.get("y")
     return batch, None

@@ -45,8 +45,15 @@ __all__ = ["FitLoop", "Heads", "TrainingInterrupted", "ensure_streams"]
 
 # Losses whose targets are floats (cast integer targets), and the accuracy threshold to use
 # with them (probabilities vs logits).
-_FLOAT_TARGET = {"mse_loss", "l1_loss", "binary_cross_entropy",
-                 "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div"}
+_FLOAT_TARGET = {
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "huber_loss",
+    "smooth_l1_loss",
+    "kl_div",
+}
 _THRESHOLD = {"binary_cross_entropy": 0.5, "binary_cross_entropy_with_logits": 0.0}
 
 
@@ -117,14 +124,23 @@ def outputs_struct(out: Any) -> list[tuple[Any, Tensor]]:
         return list(out.items())
     if isinstance(out, (list, tuple)):
         return list(enumerate(out))
-    raise TypeError(f"the model returned {type(out).__name__}; expected a Tensor, or a "
-                    "tuple/list/dict of Tensors")
+    raise TypeError(
+        f"the model returned {type(out).__name__}; expected a Tensor, or a "
+        "tuple/list/dict of Tensors"
+    )
 
 
 # ---- heads: loss and metrics per output ----
 class Head:
-    def __init__(self, key: Any, name: str | None, loss: Any, loss_name: str, weight: float,
-                 metric_specs: list[Any]) -> None:
+    def __init__(
+        self,
+        key: Any,
+        name: str | None,
+        loss: Any,
+        loss_name: str,
+        weight: float,
+        metric_specs: list[Any],
+    ) -> None:
         self.key, self.name, self.loss, self.loss_name = key, name, loss, loss_name
         self.weight = float(weight)
         thr = _THRESHOLD.get(loss_name)
@@ -158,23 +174,37 @@ class Heads:
             names = [f"output_{i}" for i in keys]
         else:
             keys, names = [None], [None]
-        self.structure = "dict" if isinstance(y_struct, dict) else (
-            "seq" if isinstance(y_struct, (list, tuple)) else "single")
+        self.structure = (
+            "dict"
+            if isinstance(y_struct, dict)
+            else ("seq" if isinstance(y_struct, (list, tuple)) else "single")
+        )
         self.heads = []
         for i, (key, name) in enumerate(zip(keys, names)):
             fn, label = c.loss_for(i, key, len(keys))
             if fn is None:
                 continue
-            self.heads.append(Head(key, name, fn, label, c.weight_for(i, key, len(keys)),
-                                   c.metrics_for(i, key, len(keys))))
+            self.heads.append(
+                Head(
+                    key,
+                    name,
+                    fn,
+                    label,
+                    c.weight_for(i, key, len(keys)),
+                    c.metrics_for(i, key, len(keys)),
+                )
+            )
         if not self.heads:
             raise ValueError("compile(loss=...) gives no loss for any of the model's outputs")
         self.loss_mean = Mean("loss")
         self.head_means = [Mean(h.prefix("loss")) for h in self.heads] if len(keys) > 1 else []
 
     def matches(self, out: Any) -> bool:
-        kind = "dict" if isinstance(out, dict) else (
-            "seq" if isinstance(out, (list, tuple)) else "single")
+        kind = (
+            "dict"
+            if isinstance(out, dict)
+            else ("seq" if isinstance(out, (list, tuple)) else "single")
+        )
         return kind == self.structure
 
     def keys(self) -> list[str]:
@@ -197,8 +227,9 @@ class Heads:
                         f"or from y ({e}); the targets must mirror the outputs' structure"
                     ) from None
             if not isinstance(o, Tensor):
-                raise TypeError(f"the model's output {h.name or ''} is {type(o).__name__}, "
-                                "expected a Tensor")
+                raise TypeError(
+                    f"the model's output {h.name or ''} is {type(o).__name__}, expected a Tensor"
+                )
             res.append((h, o, t))
         return res
 
@@ -211,15 +242,18 @@ class Heads:
             value = h.loss(o, yt)
             if not isinstance(value, Tensor) or value.data.size != 1:
                 shape = getattr(value, "shape", type(value).__name__)
-                raise ValueError(f"the loss {h.loss_name!r} must return a scalar Tensor, got "
-                                 f"{shape}; use reduction='mean' or 'sum'")
+                raise ValueError(
+                    f"the loss {h.loss_name!r} must return a scalar Tensor, got "
+                    f"{shape}; use reduction='mean' or 'sum'"
+                )
             parts.append(float(value.data))
             term = value if (h.weight == 1.0 and len(pairs) == 1) else value * h.weight
             total = term if total is None else total + term
         return total, parts, pairs  # type: ignore[return-value]
 
-    def update(self, pairs: list[tuple[Head, Tensor, Any]], total: float, parts: list[float],
-               n: int) -> None:
+    def update(
+        self, pairs: list[tuple[Head, Tensor, Any]], total: float, parts: list[float], n: int
+    ) -> None:
         self.loss_mean.update(total, n)
         for m, v in zip(self.head_means, parts):
             m.update(v, n)
@@ -260,8 +294,9 @@ class Heads:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         ms = self.all_metrics()
         if len(state) != len(ms):
-            raise ValueError(f"fit: the backup has {len(state)} metric accumulators, this run "
-                             f"has {len(ms)}")
+            raise ValueError(
+                f"fit: the backup has {len(state)} metric accumulators, this run has {len(ms)}"
+            )
         for i, m in enumerate(ms):
             m.load_state_dict(state[f"{i}"])
 
@@ -276,8 +311,9 @@ class Heads:
 
 
 # ---- evaluation pass (validation, evaluate) ----
-def eval_pass(model: Any, heads: Heads, stream: Any, callbacks: CallbackList,
-              fdtype: np.dtype) -> dict[str, Any]:
+def eval_pass(
+    model: Any, heads: Heads, stream: Any, callbacks: CallbackList, fdtype: np.dtype
+) -> dict[str, Any]:
     heads.reset()
     was_training = model.training
     model.eval()
@@ -318,8 +354,10 @@ class _DeferSignals:
         if threading.current_thread() is not threading.main_thread():
             return self
         # Only default handlers are replaced: a program with its own handlers keeps them.
-        for sig, default in ((signal.SIGINT, signal.default_int_handler),
-                             (signal.SIGTERM, signal.SIG_DFL)):
+        for sig, default in (
+            (signal.SIGINT, signal.default_int_handler),
+            (signal.SIGTERM, signal.SIG_DFL),
+        ):
             if signal.getsignal(sig) is default:
                 self.prev[sig] = signal.signal(sig, self._handler)
         return self
@@ -341,9 +379,20 @@ class _DeferSignals:
 
 # ---- the fit loop ----
 class FitLoop:
-    def __init__(self, model: Any, compiled: Any, heads: Heads, stream: Any, val: Any,
-                 callbacks: CallbackList, backups: list[Any], epochs: int, initial_epoch: int,
-                 config: dict[str, Any], extra_rng_roots: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        compiled: Any,
+        heads: Heads,
+        stream: Any,
+        val: Any,
+        callbacks: CallbackList,
+        backups: list[Any],
+        epochs: int,
+        initial_epoch: int,
+        config: dict[str, Any],
+        extra_rng_roots: dict[str, Any],
+    ) -> None:
         self.model, self.compiled, self.heads = model, compiled, heads
         self.stream, self.val = stream, val
         self.val_heads = heads.clone() if val is not None else None
@@ -372,22 +421,34 @@ class FitLoop:
             epoch, batch, in_epoch = self.epoch + 1, 0, False
         else:  # "finished": the loop has already moved past the last epoch
             epoch, batch, in_epoch = self.epoch, 0, False
-        cbs = {k: cb.state_dict() for k, cb in self.callbacks.keyed().items()
-               if type(cb).__name__ != "BackupAndRestore"}
+        cbs = {
+            k: cb.state_dict()
+            for k, cb in self.callbacks.keyed().items()
+            if type(cb).__name__ != "BackupAndRestore"
+        }
         return {
-            "format": st.FORMAT, "version": st.VERSION,
-            "config": self.config, "config_hash": self.config_hash,
+            "format": st.FORMAT,
+            "version": st.VERSION,
+            "config": self.config,
+            "config_hash": self.config_hash,
             "model": m.state_dict(),
             "optimizer": self.compiled.optimizer.state_dict(),
-            "loop": {"epoch": epoch, "batch": batch, "in_epoch": in_epoch,
-                     "global_step": self.global_step, "phase": phase,
-                     "stop_training": bool(getattr(m, "stop_training", False)),
-                     "finished": phase == "finished"},
+            "loop": {
+                "epoch": epoch,
+                "batch": batch,
+                "in_epoch": in_epoch,
+                "global_step": self.global_step,
+                "phase": phase,
+                "stop_training": bool(getattr(m, "stop_training", False)),
+                "finished": phase == "finished",
+            },
             "data": self.stream.state_dict(),
-            "rng": {"train": self.rng["train"].get_state(),
-                    "shuffle": self.rng["shuffle"].get_state(),
-                    "outer": st.jsonable(self.outer.bit_generator.state) if self.outer else None,
-                    "extra": {k: g.get_state() for k, g in self.extra.items()}},
+            "rng": {
+                "train": self.rng["train"].get_state(),
+                "shuffle": self.rng["shuffle"].get_state(),
+                "outer": st.jsonable(self.outer.bit_generator.state) if self.outer else None,
+                "extra": {k: g.get_state() for k, g in self.extra.items()},
+            },
             "metrics": self.heads.state_dict(),
             "callbacks": {k: v for k, v in cbs.items() if v},
         }
@@ -414,8 +475,9 @@ class FitLoop:
             self.outer.bit_generator.state = dict(rng["outer"])
         missing = sorted(set(rng.get("extra", {})) ^ set(self.extra))
         if missing:
-            raise ValueError(f"BackupAndRestore: generators differ between the backup and this "
-                             f"run: {missing}")
+            raise ValueError(
+                f"BackupAndRestore: generators differ between the backup and this run: {missing}"
+            )
         for k, g in self.extra.items():
             g.set_state(dict(rng["extra"][k]))
         self.stream.load_state_dict(state["data"])
@@ -423,8 +485,10 @@ class FitLoop:
         keyed = self.callbacks.keyed()
         for k, cb_state in state["callbacks"].items():
             if k not in keyed:
-                raise ValueError(f"BackupAndRestore: the backup has state for callback {k} "
-                                 f"that this run does not have (callbacks: {sorted(keyed)})")
+                raise ValueError(
+                    f"BackupAndRestore: the backup has state for callback {k} "
+                    f"that this run does not have (callbacks: {sorted(keyed)})"
+                )
             keyed[k].load_state_dict(cb_state)
         loop = state["loop"]
         self.epoch, self.batch = int(loop["epoch"]), int(loop["batch"])
@@ -488,8 +552,14 @@ class FitLoop:
                 logs = self.heads.results()
                 if self.val is not None:
                     self.val.start_epoch()
-                    logs.update({f"val_{k}": v for k, v in eval_pass(
-                        m, self.val_heads, self.val, cbs, self.fdtype).items()})
+                    logs.update(
+                        {
+                            f"val_{k}": v
+                            for k, v in eval_pass(
+                                m, self.val_heads, self.val, cbs, self.fdtype
+                            ).items()
+                        }
+                    )
                     m.train()
                 cbs.on_epoch_end(self.epoch, logs)
                 self.in_epoch = False
@@ -509,8 +579,11 @@ class FitLoop:
         sig.restore()
         name = signal.Signals(signum).name  # type: ignore[arg-type]
         msg = f"fit: stopped by {name} at {where}"
-        msg += (f"; backup saved in {backup_dir} (run the same fit again to resume)"
-                if backup_dir else "; no BackupAndRestore callback, so nothing was saved")
+        msg += (
+            f"; backup saved in {backup_dir} (run the same fit again to resume)"
+            if backup_dir
+            else "; no BackupAndRestore callback, so nothing was saved"
+        )
         print(msg, file=sys.stderr, flush=True)
         if signum == signal.SIGTERM and prev == signal.SIG_DFL:
             os.kill(os.getpid(), signal.SIGTERM)  # the default action, now that all is saved

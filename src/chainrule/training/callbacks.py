@@ -103,10 +103,20 @@ class Callback:
 
 
 _HOOKS = [
-    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-    "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
-    "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
-    "on_predict_batch_begin", "on_predict_batch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
 ]
 
 
@@ -118,8 +128,9 @@ class CallbackList(Callback):
         >>> cbs.on_train_batch_end(0, {"loss": 1.0})
     """
 
-    def __init__(self, callbacks: Iterable[Callback] | None = None, model: Any = None,
-                 **params: Any) -> None:
+    def __init__(
+        self, callbacks: Iterable[Callback] | None = None, model: Any = None, **params: Any
+    ) -> None:
         super().__init__()
         self.callbacks = list(callbacks or [])
         for cb in self.callbacks:
@@ -139,7 +150,8 @@ class CallbackList(Callback):
         for hook in _HOOKS:
             base = getattr(Callback, hook)
             self._active[hook] = [
-                getattr(cb, hook) for cb in self.callbacks
+                getattr(cb, hook)
+                for cb in self.callbacks
                 if getattr(type(cb), hook, base) is not base or hook in cb.__dict__
             ]
 
@@ -223,13 +235,17 @@ def _monitor_op(owner: str, mode: str, monitor: str) -> tuple[Callable[[float, f
     if mode == "auto":
         name = monitor.removeprefix("val_")
         maxish = ("acc", "accuracy", "precision", "recall", "f1", "auc", "r2")
-        mode = "max" if any(name == m or name.startswith(m) or name.endswith(m) for m in maxish) \
+        mode = (
+            "max"
+            if any(name == m or name.startswith(m) or name.endswith(m) for m in maxish)
             else "min"
+        )
     return (np.greater, 1) if mode == "max" else (np.less, -1)  # type: ignore[return-value]
 
 
-def check_monitor(owner: str, monitor: str, params: dict[str, Any],
-                  logs: dict[str, Any] | None = None) -> None:
+def check_monitor(
+    owner: str, monitor: str, params: dict[str, Any], logs: dict[str, Any] | None = None
+) -> None:
     """Raise a clear error when ``monitor`` will never appear in the logs (RELIABILITY A10)."""
     keys = list(logs) if logs is not None else list(params.get("metrics") or [])
     if not keys or monitor in keys:
@@ -279,9 +295,14 @@ class ProgressBar(Callback):
             self.verbose = 2
             return
         epochs = self.params.get("epochs", "?")
-        self._bar = tqdm(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{epochs}",
-                         unit="step", leave=True, file=self.file or sys.stderr,
-                         dynamic_ncols=True)
+        self._bar = tqdm(
+            total=self.params.get("steps"),
+            desc=f"Epoch {epoch + 1}/{epochs}",
+            unit="step",
+            leave=True,
+            file=self.file or sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._open(epoch)
@@ -305,8 +326,11 @@ class ProgressBar(Callback):
         elif self.verbose == 2:
             dt = time.perf_counter() - self._t0
             epochs = self.params.get("epochs", "?")
-            print(f"Epoch {epoch + 1}/{epochs} - {dt:.1f}s - {items}",
-                  file=self.file or sys.stdout, flush=True)
+            print(
+                f"Epoch {epoch + 1}/{epochs} - {dt:.1f}s - {items}",
+                file=self.file or sys.stdout,
+                flush=True,
+            )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._bar is not None:
@@ -384,9 +408,17 @@ class EarlyStopping(Callback):
         2
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
-                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
         super().__init__()
         if patience < 0 or start_from_epoch < 0:
             raise ValueError(
@@ -444,13 +476,21 @@ class EarlyStopping(Callback):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.", flush=True)
+                print(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}.",
+                    flush=True,
+                )
             self.model.load_state_dict(self.best_weights)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
-                "best_epoch": self.best_epoch, "best_weights": self.best_weights}
+        return {
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_weights": self.best_weights,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.wait = int(state["wait"])
@@ -486,12 +526,14 @@ class LearningRateScheduler(Callback):
         'epoch'
     """
 
-    def __init__(self, schedule: Any, interval: str = "epoch", monitor: str = "val_loss",
-                 verbose: int = 0) -> None:
+    def __init__(
+        self, schedule: Any, interval: str = "epoch", monitor: str = "val_loss", verbose: int = 0
+    ) -> None:
         super().__init__()
         if interval not in ("epoch", "step"):
-            raise ValueError(f"LearningRateScheduler: interval must be 'epoch' or 'step', got "
-                             f"{interval!r}")
+            raise ValueError(
+                f"LearningRateScheduler: interval must be 'epoch' or 'step', got {interval!r}"
+            )
         self.is_scheduler = hasattr(schedule, "step") and hasattr(schedule, "state_dict")
         if not self.is_scheduler and not callable(schedule):
             raise TypeError(
@@ -571,8 +613,9 @@ class _PlateauCallback(LearningRateScheduler):
         self.interval, self.monitor, self.verbose = "epoch", monitor, 0
         self._pending: dict[str, Any] | None = None
         if "mode" in kwargs and kwargs["mode"] not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got "
-                             f"{kwargs['mode']!r}")
+            raise ValueError(
+                f"ReduceLROnPlateau: mode must be 'min' or 'max', got {kwargs['mode']!r}"
+            )
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.schedule is None:
@@ -611,8 +654,9 @@ class CSVLogger(Callback):
         False
     """
 
-    def __init__(self, filename: str | os.PathLike, separator: str = ",",
-                 append: bool = False) -> None:
+    def __init__(
+        self, filename: str | os.PathLike, separator: str = ",", append: bool = False
+    ) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
         self.sep = separator

@@ -23,8 +23,9 @@ def _check_freq(owner: str, save_freq: Any) -> Any:
     if save_freq == "epoch":
         return save_freq
     if isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1:
-        raise ValueError(f"{owner}: save_freq must be 'epoch' or a positive number of steps, "
-                         f"got {save_freq!r}")
+        raise ValueError(
+            f"{owner}: save_freq must be 'epoch' or a positive number of steps, got {save_freq!r}"
+        )
     return save_freq
 
 
@@ -53,20 +54,29 @@ class ModelCheckpoint(Callback):
         ('val_loss', 2)
     """
 
-    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss",
-                 verbose: int = 0, save_best_only: bool = False, mode: str = "auto",
-                 save_freq: Any = "epoch", keep_last: int | None = None,
-                 initial_value_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        filepath: str | os.PathLike,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        mode: str = "auto",
+        save_freq: Any = "epoch",
+        keep_last: int | None = None,
+        initial_value_threshold: float | None = None,
+    ) -> None:
         super().__init__()
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_freq = _check_freq("ModelCheckpoint", save_freq)
-        if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(
-                keep_last, int) or keep_last < 1):
-            raise ValueError(f"ModelCheckpoint: keep_last must be a positive int or None, got "
-                             f"{keep_last!r}")
+        if keep_last is not None and (
+            isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
+        ):
+            raise ValueError(
+                f"ModelCheckpoint: keep_last must be a positive int or None, got {keep_last!r}"
+            )
         self.keep_last = keep_last
         self._better, sign = _monitor_op("ModelCheckpoint", mode, monitor)
         init = math.inf if sign < 0 else -math.inf
@@ -171,8 +181,13 @@ class BackupAndRestore(Callback):
         50
     """
 
-    def __init__(self, backup_dir: str | os.PathLike, save_freq: Any = "epoch",
-                 delete_checkpoint: bool = True, keep: int = 2) -> None:
+    def __init__(
+        self,
+        backup_dir: str | os.PathLike,
+        save_freq: Any = "epoch",
+        delete_checkpoint: bool = True,
+        keep: int = 2,
+    ) -> None:
         super().__init__()
         if not backup_dir:
             raise ValueError("BackupAndRestore: backup_dir is required")

@@ -42,15 +42,15 @@ class History(Callback):
             self.history.setdefault(k, []).append(_plain(v))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
-                                                       self.history.items()}}
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch = [int(e) for e in state["epoch"]]
         self.history = {str(k): [_plain(x) for x in v] for k, v in state["history"].items()}
 
-    def plot(self, path: str | os.PathLike | None = None, metrics: Any = None,
-             title: str | None = None) -> Any:
+    def plot(
+        self, path: str | os.PathLike | None = None, metrics: Any = None, title: str | None = None
+    ) -> Any:
         """Plot the curves, one panel per metric with its ``val_`` twin (matplotlib).
 
         Args:
@@ -75,8 +75,9 @@ class History(Callback):
             wanted = [metrics] if isinstance(metrics, str) else list(metrics)
             unknown = [m for m in wanted if m not in names and m not in self.history]
             if unknown:
-                raise ValueError(f"History.plot: unknown metric(s) {unknown}; recorded: "
-                                 f"{sorted(self.history)}")
+                raise ValueError(
+                    f"History.plot: unknown metric(s) {unknown}; recorded: {sorted(self.history)}"
+                )
             names = [m.removeprefix("val_") if m not in names else m for m in wanted]
         from matplotlib.figure import Figure
 
@@ -86,8 +87,11 @@ class History(Callback):
             for key, style in ((name, "-o"), (f"val_{name}", "--s")):
                 if key in self.history:
                     ys = self.history[key]
-                    xs = [e + 1 for e in self.epoch[-len(ys):]] if self.epoch else \
-                        list(range(1, len(ys) + 1))
+                    xs = (
+                        [e + 1 for e in self.epoch[-len(ys) :]]
+                        if self.epoch
+                        else list(range(1, len(ys) + 1))
+                    )
                     ax.plot(xs, ys, style, markersize=3, label=key)
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)

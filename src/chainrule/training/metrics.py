@@ -242,16 +242,27 @@ def _check_average(average: Any, fn: str) -> None:
         raise ValueError(f"{fn}: average must be one of {list(_AVERAGES)}, got {average!r}")
 
 
-def _prf(which: str, y_true: Any, y_pred: Any, average: str | None,
-         num_classes: int | None, threshold: float | None) -> Any:
+def _prf(
+    which: str,
+    y_true: Any,
+    y_pred: Any,
+    average: str | None,
+    num_classes: int | None,
+    threshold: float | None,
+) -> Any:
     _check_average(average, which)
     t, p = _labels(y_true, y_pred, which, threshold)
     _check_negative(t, p, which)
     return _prf_from_confusion(_confusion(t, p, num_classes, which), average, which)
 
 
-def precision(y_true: Any, y_pred: Any, average: str | None = "macro",
-              num_classes: int | None = None, threshold: float | None = None) -> Any:
+def precision(
+    y_true: Any,
+    y_pred: Any,
+    average: str | None = "macro",
+    num_classes: int | None = None,
+    threshold: float | None = None,
+) -> Any:
     r"""Precision :math:`tp / (tp + fp)`; per class when ``average=None``.
 
     Args:
@@ -266,8 +277,13 @@ def precision(y_true: Any, y_pred: Any, average: str | None = "macro",
     return _prf("precision", y_true, y_pred, average, num_classes, threshold)
 
 
-def recall(y_true: Any, y_pred: Any, average: str | None = "macro",
-           num_classes: int | None = None, threshold: float | None = None) -> Any:
+def recall(
+    y_true: Any,
+    y_pred: Any,
+    average: str | None = "macro",
+    num_classes: int | None = None,
+    threshold: float | None = None,
+) -> Any:
     r"""Recall :math:`tp / (tp + fn)`; arguments as :func:`precision`.
 
     Example:
@@ -277,8 +293,13 @@ def recall(y_true: Any, y_pred: Any, average: str | None = "macro",
     return _prf("recall", y_true, y_pred, average, num_classes, threshold)
 
 
-def f1_score(y_true: Any, y_pred: Any, average: str | None = "macro",
-             num_classes: int | None = None, threshold: float | None = None) -> Any:
+def f1_score(
+    y_true: Any,
+    y_pred: Any,
+    average: str | None = "macro",
+    num_classes: int | None = None,
+    threshold: float | None = None,
+) -> Any:
     r"""F1 :math:`2PR/(P+R)` per class, then averaged; arguments as :func:`precision`.
 
     Example:
@@ -381,8 +402,13 @@ class Metric:
                 f"expected {sorted(expected)}"
             )
         self.state = {
-            k: (np.array(v, dtype=self.state[k].dtype) if isinstance(self.state[k], np.ndarray)
-                else type(self.state[k])(v) if self.state[k] is not None else v)
+            k: (
+                np.array(v, dtype=self.state[k].dtype)
+                if isinstance(self.state[k], np.ndarray)
+                else type(self.state[k])(v)
+                if self.state[k] is not None
+                else v
+            )
             for k, v in state.items()
         }
 
@@ -391,9 +417,14 @@ class Metric:
 
 
 def _default_name(cls: str) -> str:
-    return {"TopKAccuracy": "top_k_accuracy", "F1Score": "f1", "R2Score": "r2",
-            "MeanAbsoluteError": "mae", "MeanSquaredError": "mse",
-            "ConfusionMatrix": "confusion_matrix"}.get(cls, cls.lower())
+    return {
+        "TopKAccuracy": "top_k_accuracy",
+        "F1Score": "f1",
+        "R2Score": "r2",
+        "MeanAbsoluteError": "mae",
+        "MeanSquaredError": "mse",
+        "ConfusionMatrix": "confusion_matrix",
+    }.get(cls, cls.lower())
 
 
 class Mean(Metric):
@@ -501,8 +532,12 @@ class ConfusionMatrix(Metric):
         [[0, 1], [0, 1]]
     """
 
-    def __init__(self, num_classes: int | None = None, name: str | None = None,
-                 threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        name: str | None = None,
+        threshold: float | None = None,
+    ) -> None:
         if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
             raise ValueError(f"num_classes must be a positive int or None, got {num_classes!r}")
         self.num_classes = num_classes
@@ -542,8 +577,13 @@ class ConfusionMatrix(Metric):
 class _PRF(ConfusionMatrix):
     which = ""
 
-    def __init__(self, average: str | None = "macro", num_classes: int | None = None,
-                 name: str | None = None, threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        average: str | None = "macro",
+        num_classes: int | None = None,
+        name: str | None = None,
+        threshold: float | None = None,
+    ) -> None:
         _check_average(average, type(self).__name__)
         self.average = average
         super().__init__(num_classes, name, threshold)
@@ -649,8 +689,10 @@ class R2Score(Metric):
             s.update(n=nb, mean=mb, m2=m2b, ss_res=rb)
             return
         if s["mean"].shape != mb.shape:
-            raise ValueError(f"{self.name}: output width changed from {s['mean'].shape} to "
-                             f"{mb.shape} between updates")
+            raise ValueError(
+                f"{self.name}: output width changed from {s['mean'].shape} to "
+                f"{mb.shape} between updates"
+            )
         n = s["n"] + nb
         delta = mb - s["mean"]
         s["mean"] = s["mean"] + delta * (nb / n)
@@ -665,15 +707,21 @@ class R2Score(Metric):
 
     def state_dict(self) -> dict[str, Any]:
         s = self.state
-        return {"n": s["n"], **{k: (None if s[k] is None else np.array(s[k]))
-                                for k in ("mean", "m2", "ss_res")}}
+        return {
+            "n": s["n"],
+            **{k: (None if s[k] is None else np.array(s[k])) for k in ("mean", "m2", "ss_res")},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or set(state) != {"n", "mean", "m2", "ss_res"}:
             raise ValueError(f"{self.name}: expected state keys n, mean, m2, ss_res")
-        self.state = {"n": int(state["n"]), **{
-            k: (None if state[k] is None else np.asarray(state[k], np.float64))
-            for k in ("mean", "m2", "ss_res")}}
+        self.state = {
+            "n": int(state["n"]),
+            **{
+                k: (None if state[k] is None else np.asarray(state[k], np.float64))
+                for k in ("mean", "m2", "ss_res")
+            },
+        }
 
 
 # ---- names ----
@@ -725,9 +773,17 @@ def get_metric(spec: Any, threshold: float | None = None) -> Metric:
             )
         factory = _REGISTRY[key]
         kw: dict[str, Any] = {"name": spec}
-        if threshold is not None and key in ("accuracy", "acc", "precision", "recall", "f1",
-                                             "f1_score", "precision_micro", "recall_micro",
-                                             "f1_micro"):
+        if threshold is not None and key in (
+            "accuracy",
+            "acc",
+            "precision",
+            "recall",
+            "f1",
+            "f1_score",
+            "precision_micro",
+            "recall_micro",
+            "f1_micro",
+        ):
             kw["threshold"] = threshold
         return factory(**kw)
     if callable(spec):

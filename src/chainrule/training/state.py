@@ -191,7 +191,8 @@ class BackupStore:
                 warnings.warn(
                     "BackupAndRestore: the latest backup is unreadable; resuming from the "
                     f"older {path.name}. Problems: " + " | ".join(errors),
-                    BackupFallbackWarning, stacklevel=4,
+                    BackupFallbackWarning,
+                    stacklevel=4,
                 )
             self.seq = seq
             return state
@@ -221,12 +222,29 @@ class BackupStore:
 
 def _check_format(state: Any, path: Path) -> None:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a chainrule training backup (format "
-                         f"{state.get('format') if isinstance(state, dict) else None!r})")
+        raise ValueError(
+            f"{path} is not a chainrule training backup (format "
+            f"{state.get('format') if isinstance(state, dict) else None!r})"
+        )
     if state.get("version") != VERSION:
-        raise ValueError(f"{path}: backup version {state.get('version')!r}, this chainrule "
-                         f"reads version {VERSION}")
-    missing = [k for k in ("config", "config_hash", "model", "optimizer", "loop", "data",
-                           "rng", "metrics", "callbacks") if k not in state]
+        raise ValueError(
+            f"{path}: backup version {state.get('version')!r}, this chainrule "
+            f"reads version {VERSION}"
+        )
+    missing = [
+        k
+        for k in (
+            "config",
+            "config_hash",
+            "model",
+            "optimizer",
+            "loop",
+            "data",
+            "rng",
+            "metrics",
+            "callbacks",
+        )
+        if k not in state
+    ]
     if missing:
         raise ValueError(f"{path}: backup is missing {missing}")

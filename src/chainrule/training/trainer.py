@@ -74,10 +74,15 @@ LOSSES: dict[str, str] = {
     "kl_div": "kl_div",
 }
 _MODULE_LOSSES = {
-    "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
-    "L1Loss": "l1_loss", "BCELoss": "binary_cross_entropy",
-    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "HuberLoss": "huber_loss",
-    "SmoothL1Loss": "smooth_l1_loss", "KLDivLoss": "kl_div",
+    "CrossEntropyLoss": "cross_entropy",
+    "NLLLoss": "nll_loss",
+    "MSELoss": "mse_loss",
+    "L1Loss": "l1_loss",
+    "BCELoss": "binary_cross_entropy",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
+    "HuberLoss": "huber_loss",
+    "SmoothL1Loss": "smooth_l1_loss",
+    "KLDivLoss": "kl_div",
 }
 #: Keras's default learning rates for optimizers given by name.
 _DEFAULT_LR = {"sgd": 0.01}
@@ -98,15 +103,22 @@ def _resolve_loss(spec: Any) -> tuple[Any, str]:
 
         fn = getattr(F, LOSSES[key], None)
         if fn is None:
-            raise ValueError(f"loss {spec!r} needs chainrule.nn.functional.{LOSSES[key]}, "
-                             "which this build does not provide")
+            raise ValueError(
+                f"loss {spec!r} needs chainrule.nn.functional.{LOSSES[key]}, "
+                "which this build does not provide"
+            )
         return fn, LOSSES[key]
     if callable(spec):
-        label = _MODULE_LOSSES.get(type(spec).__name__) or getattr(spec, "__name__", None) \
+        label = (
+            _MODULE_LOSSES.get(type(spec).__name__)
+            or getattr(spec, "__name__", None)
             or type(spec).__name__
+        )
         return spec, label
-    raise TypeError(f"loss must be a name, a loss Module or a callable loss(output, target), "
-                    f"got {type(spec).__name__}")
+    raise TypeError(
+        f"loss must be a name, a loss Module or a callable loss(output, target), "
+        f"got {type(spec).__name__}"
+    )
 
 
 class Compiled:
@@ -131,15 +143,18 @@ class Compiled:
             return spec.get(name, spec.get(key)) if key is not None else None
         if isinstance(spec, (list, tuple)):
             if len(spec) != n:
-                raise ValueError(f"compile: {what} has {len(spec)} entries but the model has "
-                                 f"{n} outputs")
+                raise ValueError(
+                    f"compile: {what} has {len(spec)} entries but the model has {n} outputs"
+                )
             return spec[i]
         return spec
 
     def loss_for(self, i: int, key: Any, n: int) -> tuple[Any, str | None]:
         if self.loss is None:
-            raise RuntimeError("the model was compiled without a loss; call "
-                               "model.compile(optimizer=..., loss=...) first")
+            raise RuntimeError(
+                "the model was compiled without a loss; call "
+                "model.compile(optimizer=..., loss=...) first"
+            )
         if n == 1 and key is None and isinstance(self.loss, dict):
             raise ValueError("compile: loss is a dict but the model has a single output")
         spec = self._pick(self.loss, i, key, n, "loss")
@@ -160,13 +175,13 @@ class Compiled:
             got = m.get(name, m.get(key)) if key is not None else None
             if got is None and key is None:
                 raise ValueError("compile: metrics is a dict but the model has a single output")
-            return [] if got is None else (list(got) if isinstance(got, (list, tuple))
-                                           else [got])
+            return [] if got is None else (list(got) if isinstance(got, (list, tuple)) else [got])
         if isinstance(m, (list, tuple)):
             if n > 1 and m and all(isinstance(v, (list, tuple)) for v in m):
                 if len(m) != n:
-                    raise ValueError(f"compile: metrics has {len(m)} lists but the model has "
-                                     f"{n} outputs")
+                    raise ValueError(
+                        f"compile: metrics has {len(m)} lists but the model has {n} outputs"
+                    )
                 return list(m[i])
             return list(m)
         return [m]
@@ -177,10 +192,17 @@ class Compiled:
                 return {str(k): name(v) for k, v in s.items()}
             if isinstance(s, (list, tuple)):
                 return [name(v) for v in s]
-            return s if isinstance(s, (str, int, float)) or s is None else \
-                getattr(s, "name", None) or getattr(s, "__name__", None) or type(s).__name__
-        return {"loss": name(self.loss), "loss_weights": jsonable(self.loss_weights),
-                "metrics": name(self.metrics)}
+            return (
+                s
+                if isinstance(s, (str, int, float)) or s is None
+                else getattr(s, "name", None) or getattr(s, "__name__", None) or type(s).__name__
+            )
+
+        return {
+            "loss": name(self.loss),
+            "loss_weights": jsonable(self.loss_weights),
+            "metrics": name(self.metrics),
+        }
 
 
 def _iter_specs(s: Any) -> list[Any]:
@@ -199,9 +221,16 @@ def _iter_metric_specs(m: Any) -> list[Any]:
 
 
 # ---- compile ----
-def compile_model(model: Any, optimizer: Any = "adam", loss: Any = None, metrics: Any = None,
-                  loss_weights: Any = None, lr: float | None = None,
-                  learning_rate: float | None = None, **kwargs: Any) -> None:
+def compile_model(
+    model: Any,
+    optimizer: Any = "adam",
+    loss: Any = None,
+    metrics: Any = None,
+    loss_weights: Any = None,
+    lr: float | None = None,
+    learning_rate: float | None = None,
+    **kwargs: Any,
+) -> None:
     """Attach an optimizer, a loss and metrics for :func:`fit` (Keras's ``compile``).
 
     Args:
@@ -232,8 +261,10 @@ def compile_model(model: Any, optimizer: Any = "adam", loss: Any = None, metrics
         ('SGD', 0.1)
     """
     if kwargs:
-        raise TypeError(f"compile() got unexpected keyword arguments {sorted(kwargs)}; valid: "
-                        "optimizer, loss, metrics, loss_weights, lr (learning_rate)")
+        raise TypeError(
+            f"compile() got unexpected keyword arguments {sorted(kwargs)}; valid: "
+            "optimizer, loss, metrics, loss_weights, lr (learning_rate)"
+        )
     if lr is not None and learning_rate is not None and lr != learning_rate:
         raise ValueError(f"compile: lr={lr} and learning_rate={learning_rate} disagree")
     rate = lr if lr is not None else learning_rate
@@ -255,27 +286,35 @@ def _resolve_optimizer(model: Any, optimizer: Any, lr: float | None) -> Any:
         kw = {} if rate is None else {"lr": rate}
         return optim.OPTIMIZERS[key](model.parameters(), **kw)
     if lr is not None:
-        raise ValueError("compile: lr= applies to an optimizer given by name; set the learning "
-                         "rate on the optimizer instance instead")
+        raise ValueError(
+            "compile: lr= applies to an optimizer given by name; set the learning "
+            "rate on the optimizer instance instead"
+        )
     if isinstance(optimizer, type) or (callable(optimizer) and not hasattr(optimizer, "step")):
         optimizer = optimizer(model.parameters())
     if not (hasattr(optimizer, "step") and hasattr(optimizer, "param_groups")):
-        raise TypeError(f"optimizer must be a name, a chainrule.optim optimizer or a factory, "
-                        f"got {type(optimizer).__name__}")
+        raise TypeError(
+            f"optimizer must be a name, a chainrule.optim optimizer or a factory, "
+            f"got {type(optimizer).__name__}"
+        )
     mine = {id(p) for p in model.parameters()}
     held = {id(p) for g in optimizer.param_groups for p in g["params"]}
     if mine and not (mine & held):
-        raise ValueError("compile: the optimizer holds none of this model's parameters; build "
-                         "it with model.parameters()")
+        raise ValueError(
+            "compile: the optimizer holds none of this model's parameters; build "
+            "it with model.parameters()"
+        )
     return optimizer
 
 
 def _compiled(model: Any, fn: str) -> Compiled:
     c = getattr(model, "_cr_compiled", None)
     if c is None:
-        raise RuntimeError(f"{fn}: the model is not compiled; call model.compile(optimizer=..., "
-                           "loss=..., metrics=...) first (or write the loop yourself: "
-                           "examples/training_loop.py)")
+        raise RuntimeError(
+            f"{fn}: the model is not compiled; call model.compile(optimizer=..., "
+            "loss=..., metrics=...) first (or write the loop yourself: "
+            "examples/training_loop.py)"
+        )
     return c
 
 
@@ -298,8 +337,9 @@ def _verbose(v: Any, fn: str) -> int:
     return int(v)
 
 
-def _arrays_or_loader(x: Any, y: Any, fn: str, batch_size: int, shuffle: bool,
-                      generator: Any, steps: int | None) -> tuple[Any, Any, Any]:
+def _arrays_or_loader(
+    x: Any, y: Any, fn: str, batch_size: int, shuffle: bool, generator: Any, steps: int | None
+) -> tuple[Any, Any, Any]:
     """(stream, x_arrays or None, y_arrays or None)."""
     if _data.is_dataset(x):
         from chainrule.data import DataLoader
@@ -318,11 +358,22 @@ def _arrays_or_loader(x: Any, y: Any, fn: str, batch_size: int, shuffle: bool,
 
 
 # ---- fit ----
-def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
-        epochs: int = 1, verbose: Any = "auto", callbacks: Any = None,
-        validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
-        initial_epoch: int = 0, steps_per_epoch: int | None = None,
-        validation_batch_size: int | None = None, seed: int | None = None) -> History:
+def fit(
+    model: Any,
+    x: Any = None,
+    y: Any = None,
+    batch_size: int | None = None,
+    epochs: int = 1,
+    verbose: Any = "auto",
+    callbacks: Any = None,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    shuffle: bool = True,
+    initial_epoch: int = 0,
+    steps_per_epoch: int | None = None,
+    validation_batch_size: int | None = None,
+    seed: int | None = None,
+) -> History:
     """Train ``model`` for ``epochs`` epochs of mini-batch gradient descent.
 
     Args:
@@ -367,8 +418,9 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
     seed = _int(seed, "seed", 0, fn, none_ok=True)
     v = _verbose(verbose, fn)
     if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"fit: validation_split must be a fraction in [0, 1), got "
-                         f"{validation_split!r}")
+        raise ValueError(
+            f"fit: validation_split must be a fraction in [0, 1), got {validation_split!r}"
+        )
     if not isinstance(shuffle, bool):
         raise TypeError(f"fit: shuffle must be True or False, got {shuffle!r}")
     if validation_split and validation_data is not None:
@@ -377,10 +429,12 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
     rng = ensure_streams(model, seed)
     if _data.is_loader(x) or _data.is_dataset(x):
         if validation_split:
-            raise ValueError("fit: validation_split needs array inputs; with a DataLoader pass "
-                             "validation_data=")
-        stream, xa, ya = _arrays_or_loader(x, y, fn, batch_size, shuffle, rng["shuffle"],
-                                           steps_per_epoch)
+            raise ValueError(
+                "fit: validation_split needs array inputs; with a DataLoader pass validation_data="
+            )
+        stream, xa, ya = _arrays_or_loader(
+            x, y, fn, batch_size, shuffle, rng["shuffle"], steps_per_epoch
+        )
     else:
         if x is None:
             raise ValueError("fit: x is required")
@@ -393,9 +447,11 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
         if validation_split:
             at = int(n * (1.0 - validation_split))
             if at == 0 or at == n:
-                raise ValueError(f"fit: validation_split={validation_split} of {n} samples "
-                                 f"leaves {at} for training and {n - at} for validation; "
-                                 "both need at least one")
+                raise ValueError(
+                    f"fit: validation_split={validation_split} of {n} samples "
+                    f"leaves {at} for training and {n - at} for validation; "
+                    "both need at least one"
+                )
             (xa, xv), (ya, yv) = _data.split_tail(xa, at), _data.split_tail(ya, at)
             validation_data = (xv, yv)
         stream = _data.ArrayStream(xa, ya, batch_size, shuffle, rng["shuffle"], steps_per_epoch)
@@ -421,23 +477,45 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
         raise ValueError("fit: pass at most one BackupAndRestore callback")
     others = [cb for cb in user if not isinstance(cb, BackupAndRestore)]
     history = History()
-    progress = [] if v == 0 or any(isinstance(c, ProgressBar) for c in others) else \
-        [ProgressBar(v)]
+    progress = [] if v == 0 or any(isinstance(c, ProgressBar) for c in others) else [ProgressBar(v)]
     cbs = CallbackList(others + progress + [history] + backups, model=model)
     keys = heads.keys()
-    cbs.set_params({"epochs": epochs, "steps": stream.steps, "verbose": v,
-                    "metrics": keys + ([f"val_{k}" for k in keys] if val is not None else [])})
+    cbs.set_params(
+        {
+            "epochs": epochs,
+            "steps": stream.steps,
+            "verbose": v,
+            "metrics": keys + ([f"val_{k}" for k in keys] if val is not None else []),
+        }
+    )
 
-    config = _config(model, compiled, cbs, stream, val, xa, ya, validation_data, backups, {
-        "batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
-        "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
-        "validation_split": float(validation_split), "validation_batch_size": vbs,
-        "seed": seed})
+    config = _config(
+        model,
+        compiled,
+        cbs,
+        stream,
+        val,
+        xa,
+        ya,
+        validation_data,
+        backups,
+        {
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "initial_epoch": initial_epoch,
+            "steps_per_epoch": steps_per_epoch,
+            "shuffle": shuffle,
+            "validation_split": float(validation_split),
+            "validation_batch_size": vbs,
+            "seed": seed,
+        },
+    )
     roots = {"model": model}
     if isinstance(stream, _data.LoaderStream):
         roots["loader"] = stream.loader
-    loop = FitLoop(model, compiled, heads, stream, val, cbs, backups, epochs, initial_epoch,
-                   config, roots)
+    loop = FitLoop(
+        model, compiled, heads, stream, val, cbs, backups, epochs, initial_epoch, config, roots
+    )
     restored = None
     if backups:
         backups[0]._attach(loop)
@@ -451,9 +529,18 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
     return history
 
 
-def _config(model: Any, compiled: Compiled, cbs: CallbackList, stream: Any, val: Any,
-            xa: Any, ya: Any, validation_data: Any, backups: list[Any],
-            fit_args: dict[str, Any]) -> dict[str, Any]:
+def _config(
+    model: Any,
+    compiled: Compiled,
+    cbs: CallbackList,
+    stream: Any,
+    val: Any,
+    xa: Any,
+    ya: Any,
+    validation_data: Any,
+    backups: list[Any],
+    fit_args: dict[str, Any],
+) -> dict[str, Any]:
     """The resolved run configuration stored (and hashed) in each backup (B5)."""
     if not backups:
         return {}
@@ -463,35 +550,50 @@ def _config(model: Any, compiled: Compiled, cbs: CallbackList, stream: Any, val:
     def data_desc(s: Any, xs: Any, ys: Any) -> Any:
         if isinstance(s, _data.LoaderStream):
             ld = s.loader
-            return {"loader": type(ld).__name__, "batches": len(ld),
-                    "batch_size": getattr(ld, "batch_size", None),
-                    "samples": len(getattr(ld, "dataset", ())) or None}
+            return {
+                "loader": type(ld).__name__,
+                "batches": len(ld),
+                "batch_size": getattr(ld, "batch_size", None),
+                "samples": len(getattr(ld, "dataset", ())) or None,
+            }
         return {"x": _data.fingerprint(xs), "y": _data.fingerprint(ys)}
 
     vdesc = None
     if val is not None:
-        vdesc = data_desc(val, val.x, val.y) if isinstance(val, _data.ArrayStream) else \
-            data_desc(val, None, None)
+        vdesc = (
+            data_desc(val, val.x, val.y)
+            if isinstance(val, _data.ArrayStream)
+            else data_desc(val, None, None)
+        )
     skip = {"ProgressBar", "History", "BackupAndRestore"}
     return {
-        "model": {"class": type(model).__qualname__,
-                  "state": {k: [list(t.shape), str(t.dtype)]
-                            for k, t in model.state_dict().items()}},
+        "model": {
+            "class": type(model).__qualname__,
+            "state": {k: [list(t.shape), str(t.dtype)] for k, t in model.state_dict().items()},
+        },
         "optimizer": {"class": type(opt).__name__, "defaults": jsonable(defaults)},
         "compile": compiled.describe(),
         "fit": fit_args,
         "data": {"train": data_desc(stream, xa, ya), "validation": vdesc},
         # Stateful callbacks only: a stateless one (a logger, a debugging hook) may come
         # and go between the crash and the resume.
-        "callbacks": [k for k, cb in cbs.keyed().items()
-                      if type(cb).__name__ not in skip and cb.state_dict()],
+        "callbacks": [
+            k for k, cb in cbs.keyed().items() if type(cb).__name__ not in skip and cb.state_dict()
+        ],
     }
 
 
 # ---- evaluate / predict ----
-def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None,
-             verbose: Any = "auto", steps: int | None = None, callbacks: Any = None,
-             return_dict: bool = False) -> Any:
+def evaluate(
+    model: Any,
+    x: Any = None,
+    y: Any = None,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+    steps: int | None = None,
+    callbacks: Any = None,
+    return_dict: bool = False,
+) -> Any:
     """Loss and metrics on data, in eval mode and without gradients (Keras's ``evaluate``).
 
     The loss and metrics are means over every sample (batch-size weighted). The model's
@@ -533,8 +635,14 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: int | None = 
     return logs["loss"] if len(logs) == 1 else list(logs.values())
 
 
-def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "auto",
-            steps: int | None = None, callbacks: Any = None) -> Any:
+def predict(
+    model: Any,
+    x: Any,
+    batch_size: int | None = None,
+    verbose: Any = "auto",
+    steps: int | None = None,
+    callbacks: Any = None,
+) -> Any:
     """Model outputs for ``x``, batch by batch, in eval mode without gradients.
 
     Returns:
@@ -558,8 +666,7 @@ def predict(model: Any, x: Any, batch_size: int | None = None, verbose: Any = "a
         _data.num_samples(xa, None, fn)
         stream = _data.ArrayStream(xa, None, batch_size, False, None)
     if steps is not None:
-        stream.steps = min(stream.steps, steps) if isinstance(stream, _data.ArrayStream) \
-            else steps
+        stream.steps = min(stream.steps, steps) if isinstance(stream, _data.ArrayStream) else steps
     cbs = CallbackList(list(callbacks or []), model=model)
     cbs.set_params({"steps": stream.steps, "verbose": 0})
     fd = model_dtype(model)
