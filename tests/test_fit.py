@@ -452,3 +452,28 @@ def test_plain_loop_example(capsys) -> None:
     out = capsys.readouterr().out
     assert "checkpoint reloads: True" in out
     assert "bit-identical weights: True" in out
+
+
+def test_functional_model_dict_inputs_and_outputs() -> None:
+    """chainrule.Model (the functional API) with named inputs and outputs trains with fit."""
+    x, y = blobs(48)
+    meta = np.random.default_rng(2).normal(size=(48, 2)).astype(np.float32)
+    cr.manual_seed(0)
+    image, extra = cr.Input(shape=(4,), name="image"), cr.Input(shape=(2,), name="extra")
+    h = cr.nn.Concatenate(dim=1)([cr.nn.Linear(4, 6)(image), extra])
+    model = cr.Model(
+        inputs=[image, extra],
+        outputs={"label": cr.nn.Linear(8, 3)(h), "value": cr.nn.Linear(8, 1)(h)},
+    )
+    model.compile(
+        optimizer="adam",
+        loss={"label": "cross_entropy", "value": "mse"},
+        metrics={"label": ["accuracy"]},
+    )
+    target = {"label": y, "value": meta[:, :1]}
+    hist = model.fit({"image": x, "extra": meta}, target, batch_size=16, epochs=2, verbose=0)
+    assert set(hist.history) == {"loss", "label_loss", "value_loss", "label_accuracy"}
+    pred = model.predict({"image": x, "extra": meta}, verbose=0)
+    assert pred["label"].shape == (48, 3) and pred["value"].shape == (48, 1)
+    ev = model.evaluate([x, meta], target, verbose=0, return_dict=True)
+    assert ev["label_accuracy"] == cr.metrics.accuracy(y, pred["label"])
