@@ -13,6 +13,9 @@ one point (deterministic kill points):
     val:E          during the validation pass of epoch E (0-based)
     epoch_end:E    after the CSV row of epoch E is written, before the epoch's backup
     in_save:K      inside the K-th backup write, leaving a half-written temporary file
+    sigint:N       send itself SIGINT (Ctrl-C) during step N
+    sigterm:N      send itself SIGTERM during step N
+    fsize:N        after step N, files can no longer grow past 2000 bytes (a full disk)
 
 The environment variable CHILD_SLEEP (seconds per step) slows the run for asynchronous kills
 by the parent; the child then also reports each finished step in RUN_DIR/step.
@@ -56,6 +59,14 @@ class Beacon(cr.callbacks.Callback):
             time.sleep(sleep)
         if int(kills.get("step_end", -1)) == step:
             die()
+        for name, sig in (("sigint", signal.SIGINT), ("sigterm", signal.SIGTERM)):
+            if int(kills.get(name, -1)) == step:
+                os.kill(os.getpid(), sig)  # handled at the step boundary, after this hook
+        if int(kills.get("fsize", -1)) == step:  # the disk is "full" from now on
+            import resource
+
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))
 
     def on_test_batch_end(self, batch, logs=None):
         if int(kills.get("val", -1)) == self.model._cr_epoch and batch == 1:

@@ -159,6 +159,47 @@ def test_sigterm_stops_cleanly_and_resumes(straight: Path, tmp_path: Path) -> No
     assert_same_run(straight, d)
 
 
+@pytest.mark.parametrize("sig", ["sigint", "sigterm"])
+def test_signal_stops_at_step_boundary_then_resumes(
+    straight: Path, tmp_path: Path, sig: str
+) -> None:
+    """B7, deterministic: the signal arrives during step 60; fit finishes the step, writes a
+    backup of it, prints one line and ends (SIGINT: KeyboardInterrupt; SIGTERM: the default
+    action, death by SIGTERM). The resumed run is exact."""
+    d = tmp_path / "sig"
+    r = child(d, f"{sig}:60")
+    if sig == "sigterm":
+        assert r.returncode == -signal.SIGTERM, r.stderr
+    else:
+        assert r.returncode != 0 and "TrainingInterrupted" in r.stderr, r.stderr
+    line = [x for x in r.stderr.splitlines() if x.startswith("fit: stopped by")]
+    assert line == [
+        f"fit: stopped by {sig.upper()} at epoch 2, step 60; backup saved in "
+        f"{d / 'backup'} (run the same fit again to resume)"
+    ]
+    newest = sorted((d / "backup").iterdir())[-1]
+    assert cr.io.load(newest)["loop"]["global_step"] == 60
+    r = child(d)
+    assert r.returncode == 0, r.stderr
+    assert_same_run(straight, d)
+
+
+def test_disk_full_stops_with_clear_error_and_keeps_backup(straight: Path, tmp_path: Path) -> None:
+    """B3: a backup write fails (EFBIG, as on a full disk): fit stops with an OSError naming
+    the file, the previous backup stays loadable and no temporary file is left; once there
+    is space again the run resumes exactly."""
+    d = tmp_path / "full"
+    r = child(d, "fsize:10")  # backups at 7 (ok) and 14 (fails)
+    assert r.returncode == 1
+    assert "File too large" in r.stderr and "backup-00000002.safetensors" in r.stderr, r.stderr
+    files = sorted(p.name for p in (d / "backup").iterdir())
+    assert files == ["backup-00000001.safetensors"]
+    assert cr.io.load(d / "backup" / files[0])["loop"]["global_step"] == 7
+    r = child(d)
+    assert r.returncode == 0, r.stderr
+    assert_same_run(straight, d)
+
+
 # ---- in-process: crash by exception ----
 class Crash(Exception):
     pass
