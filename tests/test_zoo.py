@@ -48,13 +48,16 @@ def t_lenet5():
     )
 
 
-def t_vgg_small(dropout=0.25):
-    feats = [
-        t_conv_block(1, 32, pool=False),
-        t_conv_block(32, 32, dropout=dropout),
-        t_conv_block(32, 64, pool=False),
-        t_conv_block(64, 64, dropout=dropout),
-    ]
+def t_vgg_small(dropout=0.25, convs_per_stage=1):
+    if convs_per_stage == 1:
+        feats = [t_conv_block(1, 32, dropout=dropout), t_conv_block(32, 64, dropout=dropout)]
+    else:
+        feats = [
+            t_conv_block(1, 32, pool=False),
+            t_conv_block(32, 32, dropout=dropout),
+            t_conv_block(32, 64, pool=False),
+            t_conv_block(64, 64, dropout=dropout),
+        ]
     head = [tnn.Flatten(), tnn.Linear(64 * 7 * 7, 128), tnn.ReLU()]
     if dropout:
         head.append(tnn.Dropout(2 * dropout))
@@ -109,6 +112,13 @@ def t_mlp():
 ZOO = [
     ("lenet5", lambda: cr.models.lenet5(), t_lenet5, (1, 28, 28), 10),
     ("vgg_small", lambda: cr.models.vgg_small(), t_vgg_small, (1, 28, 28), 10),
+    (
+        "vgg_small_2",
+        lambda: cr.models.vgg_small(convs_per_stage=2),
+        lambda: t_vgg_small(convs_per_stage=2),
+        (1, 28, 28),
+        10,
+    ),
     ("small_cnn", lambda: cr.models.small_cnn(), t_small_cnn, (1, 8, 8), 10),
     ("small_resnet", lambda: cr.models.small_resnet(), t_small_resnet, (1, 28, 28), 10),
     (
@@ -135,7 +145,9 @@ def test_shapes_parameter_counts_and_keys(case):
 
 def test_known_parameter_counts():
     assert cr.models.lenet5().num_parameters() == 61_706
-    assert cr.models.vgg_small().num_parameters() == 468_010
+    # convs 288 + 18,432, batch norms 64 + 128, linears 3,136 * 128 + 128 and 1,290
+    assert cr.models.vgg_small().num_parameters() == 421_738
+    assert cr.models.vgg_small(convs_per_stage=2).num_parameters() == 468_010
     assert cr.models.small_cnn().num_parameters() == 9_978  # 176 + 4,672 + 5,130
     assert cr.models.mlp(4, (), 1).num_parameters() == 5
     # stem 144 + 32; block 1: 4,608 + 64 + 9,216 + 64 + 512 + 64; block 2: 18,432 + 128

@@ -8,8 +8,8 @@ name             what                                                   paramete
 ===============  =====================================================  ==========
 ``lenet5``       LeNet-5 as the notes' CNN pipeline (28x28 grey         61,706
                  images)
-``vgg_small``    VGG-style: 2 stages of 2 ConvBlocks (32, 64            468,010
-                 channels), batch norm, dropout; for Fashion-MNIST
+``vgg_small``    VGG-style: 2 stages of ConvBlocks (32, 64 channels),    421,738
+                 batch norm, dropout; for Fashion-MNIST
 ``small_cnn``    2 ConvBlocks (16, 32 channels) for the 8x8 bundled     9,978
                  digits
 ``small_resnet`` a ConvBlock stem, 2 ResidualBlocks, global average     73,082
@@ -113,7 +113,7 @@ def vgg_small(
     in_channels: int = 1,
     num_classes: int = 10,
     channels: Sequence[int] = (32, 64),
-    convs_per_stage: int = 2,
+    convs_per_stage: int = 1,
     hidden: int = 128,
     dropout: float = 0.25,
     input_size: int = 28,
@@ -127,10 +127,13 @@ def vgg_small(
     flatten, linear to ``hidden``, ReLU, dropout ``2 * dropout`` (at most 0.5), linear to
     ``num_classes`` (logits). Names look like ``features.0.conv.weight``, ``classifier.1.weight``.
 
-    Cost, for sizing a CPU budget: the default (``convs_per_stage=2``) does 18.7 M
-    multiply-adds per 28x28 image forward (the 32->32 and 64->64 convolutions are 7.2 M each);
-    ``convs_per_stage=1`` does 4.2 M (421,738 parameters). A training step costs about three
-    forwards.
+    Cost, for sizing a CPU budget: the default (``convs_per_stage=1``) does 4.2 M multiply-adds
+    per 28x28 image forward; ``convs_per_stage=2`` (VGG's stacked pairs, 468,010 parameters)
+    does 18.7 M, the added 32->32 and 64->64 convolutions costing 7.2 M each. A training step
+    costs about three forwards. Measured with the same architectures in PyTorch (Adam, lr 1e-3,
+    batch 128, no schedule, Fashion-MNIST test set): one convolution per stage reaches 88.8%
+    after 3 epochs and 91.05% after 8; two per stage reach 90.4% after 2 and 90.5% after 3,
+    at 4.4 times the cost per epoch; hence the default.
 
     Example:
         >>> import chainrule as cr
