@@ -20,6 +20,14 @@ Conventions:
 - the reported training loss and metrics are means over the samples seen so far in the
   epoch (batch-size weighted), as Keras reports them.
 
+Reproducibility (RELIABILITY E1-E6): the same ``chainrule.manual_seed`` (or ``fit(seed=)``),
+data, code, NumPy build and thread count give bit-identical weights, History and logs, in
+the same process or a fresh one; NumPy's and Python's global RNGs are never used; evaluate,
+predict, building models or loading files between two ``fit`` calls do not change training
+(Note [Training stream] in :mod:`chainrule.training._loop`). A different thread count
+(``OMP_NUM_THREADS``) may change BLAS summation order and so the last bits; nothing stronger
+is promised (PyTorch and NumPy promise nothing stronger either).
+
 Bad input (RELIABILITY A6-A11) raises before training starts: mismatched sample counts
 (both lengths named), out-of-range ``validation_split``/``epochs``/``batch_size``, unknown loss,
 metric or optimizer names (valid names listed, the nearest suggested), ``EarlyStopping``
