@@ -243,7 +243,16 @@ def train(
     """One 'process': seed, build, fit. Returns (model, history) or None after a crash."""
     cr.manual_seed(0)
     x, y = _data()
-    model = cr.nn.Sequential(cr.nn.Linear(64, width), cr.nn.ReLU(), cr.nn.Linear(width, 10))
+    # a dropout drawing from the default generator and one with its own generator: both
+    # streams must be saved and restored
+    model = cr.nn.Sequential(
+        cr.nn.Linear(64, width),
+        cr.nn.ReLU(),
+        cr.nn.Dropout(0.2),
+        cr.nn.Linear(width, width),
+        cr.nn.Dropout(0.1, generator=cr.Generator(5)),
+        cr.nn.Linear(width, 10),
+    )
     model.compile(
         optimizer=cr.optim.Adam(model.parameters(), lr=1e-2),
         loss="cross_entropy",
@@ -351,6 +360,7 @@ def test_backup_holds_every_state(tmp_path: Path) -> None:
     assert state["optimizer"]["state"][0]["step"] == 5  # Adam's t
     assert state["data"]["perm"].shape == (320,)  # the epoch's permutation
     assert set(state["rng"]) == {"train", "shuffle", "outer", "extra"}
+    assert list(state["rng"]["extra"]) == ["model._modules.4.generator"]  # Dropout's own
     assert state["metrics"]["0"]["count"] > 0  # partial-epoch loss totals
     assert "EarlyStopping_0" in state["callbacks"] and "History_0" in state["callbacks"]
     assert len(state["config_hash"]) == 64

@@ -131,7 +131,9 @@ def collect_generators(roots: dict[str, Any], max_depth: int = 4) -> dict[str, G
                 walk(v, f"{path}.{i}", depth + 1)
         elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] != "numpy":
             for k, v in sorted(vars(obj).items()):
-                if k in ("_parameters", "_buffers", "data", "_grad", "_ctx"):
+                if k in ("_parameters", "_buffers", "data", "_grad", "_ctx") or k.startswith(
+                    "_cr_"  # the training loop's own state (saved separately)
+                ):
                     continue
                 walk(v, f"{path}.{k}", depth + 1)
 
