@@ -100,28 +100,11 @@ if "in_save" in kills:
     chainrule.io.save = torn_save
 
 
-class Dropout(cr.nn.Module):
-    """Inverted dropout drawing from chainrule's default generator (used until
-    chainrule.nn.Dropout lands; the resume machinery must capture the same stream)."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x):
-        if not self.training:
-            return x
-        keep = cr.default_generator.random(x.shape) >= self.p
-        return x * cr.tensor(keep.astype(x.dtype) / (1 - self.p))
-
-
-DropoutLayer = getattr(cr.nn, "Dropout", Dropout)
-
 cr.manual_seed(0)
 (x, y), _ = cr.data.digits()
 x = x.reshape(len(x), -1)
 model = cr.nn.Sequential(
-    cr.nn.Linear(64, 64), cr.nn.ReLU(), DropoutLayer(0.2), cr.nn.Linear(64, 10)
+    cr.nn.Linear(64, 64), cr.nn.ReLU(), cr.nn.Dropout(0.2), cr.nn.Linear(64, 10)
 )
 opt = cr.optim.Adam(model.parameters(), lr=3e-3)
 sched = cr.optim.lr_scheduler.StepLR(opt, step_size=20, gamma=0.9)
