@@ -34,8 +34,10 @@ data:
 	  apt-get install -y -q strace >/dev/null 2>&1 || echo "strace: not installed (fault-injection tests will skip)"; \
 	fi
 
+# The bundled digits, a small CNN from the zoo (< 1 min on 2 cores): prints the test accuracy
+# and leaves runs/digits-cnn-<timestamp>/ with config.toml, checkpoints, metrics.csv and plots.
 demo: $(STAMP)
-	$(BIN)/python examples/worked_example.py
+	$(BIN)/chainrule train configs/digits_cnn.toml
 
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q -m "not slow" -n $(JOBS) --durations=15
