@@ -85,6 +85,15 @@ def test_example_configs_resolve(path: Path) -> None:
     assert tomllib.loads(dump_config(c)) == c
 
 
+def test_every_key_is_documented() -> None:
+    from chainrule.cli.config import EARLY_STOPPING, SCHEMA
+
+    doc = (CONFIGS.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    keys = [k for table in SCHEMA.values() for k in table] + list(EARLY_STOPPING)
+    missing = [k for k in keys if f"| `{k}` |" not in doc]
+    assert not missing, f"docs/configuration.md does not describe {missing}"
+
+
 def test_example_configs_exist() -> None:
     names = {p.name for p in CONFIGS.glob("*.toml")}
     assert {"digits_cnn.toml", "fashion_lenet5.toml", "fashion_vgg.toml"} <= names

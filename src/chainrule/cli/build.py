@@ -262,7 +262,7 @@ def make_scheduler(optimizer: Any, config: dict[str, Any], steps_per_epoch: int)
         args.setdefault(k, v)
     monitor = "val_loss" if config["data"]["validation_split"] > 0 else "loss"
     try:
-        sched = getattr(lr_scheduler, SCHEDULERS[name])(optimizer, **args)
+        sched = getattr(lr_scheduler, str(SCHEDULERS[name]))(optimizer, **args)
     except (TypeError, ValueError, KeyError) as e:
         raise ConfigError(f"config: train.scheduler {name!r} with scheduler_args {args}: "
                           f"{e}") from None

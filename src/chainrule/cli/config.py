@@ -188,7 +188,7 @@ def _toml_module() -> Any:
 
         return tomllib
     try:  # pragma: no cover (Python 3.10)
-        import tomli
+        import tomli  # type: ignore[import-not-found, unused-ignore]
 
         return tomli
     except ImportError:  # pragma: no cover
@@ -464,7 +464,7 @@ def _resolve_scheduler(train: dict[str, Any]) -> None:
     else:
         from chainrule.optim import lr_scheduler
 
-        params = inspect.signature(getattr(lr_scheduler, SCHEDULERS[name])).parameters
+        params = inspect.signature(getattr(lr_scheduler, str(SCHEDULERS[name]))).parameters
         valid = [p for p in params if p not in ("optimizer", "last_epoch", "verbose")]
         for key in args:
             if key not in valid:

@@ -34,8 +34,9 @@ def classification_report(rows: list[dict[str, Any]], accuracy: float) -> str:
     """scikit-learn's layout: one row per class, then accuracy, macro and weighted averages."""
     support = np.array([r["support"] for r in rows], dtype=float)
     total = int(support.sum())
-    body = [(r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}",
-             r["support"]) for r in rows]
+    body: list[tuple[Any, ...]] = [
+        (r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}",
+         r["support"]) for r in rows]
     present = support > 0
     for name, w in (("macro avg", present.astype(float)), ("weighted avg", support)):
         s = w.sum() or 1.0
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(cfg)
     x, y = {"test": (data.x_test, data.y_test), "train": (data.x_train, data.y_train),
             "validation": (data.x_val, data.y_val)}[args.split]
-    if x is None:
+    if x is None or y is None:
         raise CLIError("the run has no validation split (data.validation_split = 0)")
     x = apply_preprocess(x, trained.preprocess)
     bar = not args.quiet and getattr(sys.stderr, "isatty", lambda: False)()

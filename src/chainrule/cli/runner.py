@@ -139,8 +139,12 @@ def _check_run_dir(config: dict[str, Any], run_dir: str | Path | None) -> bool:
     if info.is_file():
         if info.is_symlink():
             raise CLIError(f"{info} is a symbolic link; refused")
-        with open(info, encoding="utf-8") as f:
-            started = json.load(f)["config"]
+        try:
+            with open(info, encoding="utf-8") as f:
+                started = json.load(f)["config"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CLIError(f"{info} is unreadable ({type(e).__name__}: {e}); the run cannot be "
+                           "checked, so it is not continued") from None
         diffs = config_differences(started, config, ignore=("name", "runs_dir", "tune"))
         if diffs:
             raise CLIError(
@@ -188,7 +192,7 @@ class _Bar(Callback):
     def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.enabled:
             try:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
             except ImportError:
                 return
             self.bar = tqdm(total=self.params.get("steps"), desc=self.desc, unit="batch",
