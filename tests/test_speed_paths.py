@@ -81,3 +81,125 @@ def test_relu_backward_matches_torch_bitwise(dtype, upstream):
     torch.relu(tx).backward(torch.tensor(g))
     np.testing.assert_array_equal(cx.grad.data, tx.grad.numpy())
     assert cx.grad.data.dtype == dtype
+
+
+# ---- Note [gradient ownership]: leaves copy only buffers someone else can see ----
+class _ReturnsView(cr.autograd.Function):
+    """y = x; backward hands back a view (a transposed crop) of a fresh buffer it records."""
+
+    made: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        buf = np.zeros((g.shape[1] + 2, g.shape[0]), g.dtype)
+        buf[1:-1] = g.T
+        _ReturnsView.made.append(buf)
+        return (buf[1:-1].T,)
+
+
+class _ReturnsSaved(cr.autograd.Function):
+    """y = 2 x with a backward that returns an array it saved (legal, if unusual)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(np.full(x.shape, 2.0, x.dtype))
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (two,) = ctx.saved_tensors
+        return (two,)  # correct for an upstream of ones only: enough here
+
+
+class _ReturnsInput(cr.autograd.Function):
+    """y = sum-free identity whose backward returns the forward input itself (aliasing)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return (x,)
+
+
+def test_fresh_view_gradient_is_taken_without_copy():
+    _ReturnsView.made.clear()
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    _ReturnsView.apply(x).backward(np.ones((2, 3)))
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
+    assert np.shares_memory(x.grad.data, _ReturnsView.made[0])  # no copy was made
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a, b: a + b,  # the same upstream array to both leaves
+        lambda a, b: cr.cat([a, b], dim=1)[:, 1:4],  # views of one (fresh) buffer
+        lambda a, b: (a.reshape(6) + b.reshape(6)).reshape(2, 3),
+        lambda a, b: a - b,  # no sharing: a sanity check of the in-place update
+    ],
+)
+def test_two_leaves_never_share_a_gradient_buffer(make):
+    a = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    b = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    make(a, b).backward(np.full((2, 3), 3.0))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    before = b.grad.data.copy()
+    a.grad.data *= 0  # what an optimizer or clip_grad_norm_ does in place
+    np.testing.assert_array_equal(b.grad.data, before)
+
+
+def test_gradient_aliasing_a_forward_value_is_copied():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = _ReturnsInput.apply(x)
+    y.backward(np.ones(2))
+    assert not np.shares_memory(x.grad.data, x.data)
+    x.grad.data *= 0
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+def test_gradient_aliasing_a_saved_array_is_copied_with_retain_graph():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = _ReturnsSaved.apply(x)
+    y.backward(np.ones(2), retain_graph=True)
+    x.grad.data *= 0  # must not reach the saved array
+    x.grad = None
+    y.backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_gradient_from_a_hook_is_copied():
+    kept = []
+
+    def hook(g):
+        r = g * 1.0
+        kept.append(r)
+        return r
+
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x + 0.0  # its backward hands the (hooked) upstream array on as it is
+    y.register_hook(hook)
+    (y * 3.0).backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    assert not np.shares_memory(x.grad.data, kept[0])
+
+
+def test_conv_input_gradient_matches_torch_without_engine_copy():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 6, 5)).astype(np.float32)
+    cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
+    cr.nn.functional.conv2d(cx, cw, padding=1).backward(g)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(tx, tw, padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cw.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-4)
+    assert not np.shares_memory(cx.grad.data, cw.grad.data)

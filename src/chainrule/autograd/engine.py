@@ -45,22 +45,78 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+def _buffer(a: Any) -> Any:
+    """The object owning ``a``'s memory (NumPy and CuPy point a view's ``base`` at it)."""
+    b = getattr(a, "base", None)
+    return a if b is None else b
+
+
+class _Buffers:
+    """Note [gradient ownership]
+
+    A leaf's ``.grad`` must own its memory: optimizers and ``clip_grad_norm_`` update it in
+    place, which must never reach another leaf's gradient, a forward value or an array saved
+    for backward. Copying every gradient that is a view is safe but mostly wasted (the
+    transposed, cropped input gradient of a convolution is a view of a buffer its backward
+    just allocated) and costs a pass over the array. The precise rule, by buffer (the array
+    owning the memory): a leaf copies its gradient only when the buffer
+
+    - is read-only, or not an array (a broadcast view, bytes, a memory map);
+    - already backs another leaf's gradient in this pass (an op that hands the same upstream
+      gradient, or views of it, to two inputs: ``a + b``, ``cat``);
+    - backs a forward value of the graph (a tensor's ``data``) or, with ``retain_graph``, an
+      array saved for backward (the only arrays a backward sees that outlive the pass);
+    - came from a hook (the hook may keep it).
+
+    Arrays that a backward allocated and only handed on are then taken without a copy. The
+    forward values are collected once per pass, lazily, when the first leaf is reached.
+    """
+
+    __slots__ = ("order", "pinned", "retain_graph", "persistent")
+
+    def __init__(self, order: list[Tensor], retain_graph: bool) -> None:
+        self.order = order
+        self.retain_graph = retain_graph
+        self.pinned: dict[int, Any] = {}  # id(buffer) -> buffer (kept alive: ids stay unique)
+        self.persistent: set[int] | None = None
+
+    def pin(self, a: Any) -> None:
+        b = _buffer(a)
+        self.pinned[id(b)] = b
+
+    def _collect(self) -> set[int]:
+        ids = set()
+        for t in self.order:  # every tensor of the graph is alive while ``order`` is
+            ids.add(id(_buffer(t.data)))
+            ctx = t._ctx
+            if self.retain_graph and ctx is not None:
+                ids.update(id(_buffer(a)) for a in getattr(ctx, "saved_tensors", ()))
+        return ids
+
+    def owned(self, a: Any) -> bool:
+        """True when ``a`` may become a leaf's ``.grad`` without a copy."""
+        b = _buffer(a)
+        if not (isinstance(b, type(a)) and a.flags.writeable) or id(b) in self.pinned:
+            return False
+        if self.persistent is None:
+            self.persistent = self._collect()
+        return id(b) not in self.persistent
+
+
 def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) * grad into ``.grad`` of every leaf that requires grad."""
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): grad}
-    handed_out: set[int] = set()  # arrays already stored in some leaf's .grad in this pass
+    bufs = _Buffers(order, retain_graph)  # Note [gradient ownership]
     for node in reversed(order):
         g = grads.pop(id(node), None)
         ctx = node._ctx
         if ctx is None:  # a leaf: accumulate (PyTorch semantics)
             if g is None:
                 continue
-            if id(g) in handed_out or g.base is not None or not g.flags.writeable:
-                # a leaf's .grad owns its buffer: optimizers and clip_grad_norm_ may scale it
-                # in place, which must never touch another leaf's gradient or a saved array
+            if not bufs.owned(g):
                 g = g.copy()
-            handed_out.add(id(g))
+            bufs.pin(g)  # from now on a leaf's .grad
             if node._grad_hooks:
                 for hook in node._grad_hooks:
                     r = hook(g)
@@ -75,6 +131,7 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
                 r = hook(g)
                 if r is not None:
                     g = r
+                    bufs.pin(r)  # the hook may keep it
         if node._retains_grad:
             node._accumulate_grad(g.copy())
         if ctx.parents is None:
