@@ -161,14 +161,24 @@ def _check_run_dir(config: dict[str, Any], run_dir: str | Path | None) -> bool:
 
 # ---- callbacks of the runner ----
 class _EpochCounter(Callback):
-    """Counts the epochs this process trains (stateless: not part of the backup)."""
+    """Counts and times the epochs this process trains (stateless: not in the backup)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.epochs = 0
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self._t = (0.0, 0.0)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._t = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epochs += 1
+        if self._t[0]:  # (an epoch resumed mid-way has no begin in this process)
+            self.wall.append(round(time.perf_counter() - self._t[0], 3))
+            self.cpu.append(round(time.process_time() - self._t[1], 3))
+        self._t = (0.0, 0.0)
 
 
 class StepSleep(Callback):
@@ -346,13 +356,7 @@ def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
         True
     """
     import chainrule as cr
-    from chainrule.callbacks import (
-        BackupAndRestore,
-        CSVLogger,
-        EarlyStopping,
-        ModelCheckpoint,
-        TerminateOnNaN,
-    )
+    from chainrule.callbacks import TerminateOnNaN
     from chainrule.io import atomic_write, save
 
     check_code_allowed(dict(config), allow_code, "the configuration")
@@ -394,22 +398,8 @@ def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
         f"{len(data.x_train):,} train, {0 if data.x_val is None else len(data.x_val):,} "
         f"validation, {len(data.x_test):,} test images")
 
-    es = t["early_stopping"]
     counter = _EpochCounter()
-    cbs: list[Any] = [
-        ModelCheckpoint(ck / BEST, monitor=t["checkpoint_monitor"], save_best_only=True),
-        CSVLogger(folder / "metrics.csv"),
-        TerminateOnNaN(),
-    ]
-    if es["enabled"]:
-        cbs.append(EarlyStopping(monitor=es["monitor"], patience=es["patience"],
-                                 min_delta=es["min_delta"],
-                                 restore_best_weights=es["restore_best_weights"]))
-    if scheduler is not None:
-        cbs.append(scheduler)
-    cbs += list(callbacks)
-    cbs += [counter, BackupAndRestore(ck / "backup", save_freq=t["backup_every"] or "epoch",
-                                      delete_checkpoint=False)]
+    cbs = _callbacks(cfg, folder, scheduler, [*callbacks, counter])
     verbose = 0 if quiet else (1 if getattr(sys.stderr, "isatty", lambda: False)() else 2)
     x_fit, y_fit = stream if isinstance(stream, tuple) else (stream, None)
     val = (data.x_val, data.y_val) if data.x_val is not None else None
@@ -427,48 +417,79 @@ def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
     nan_stop = next((c.message for c in cbs if isinstance(c, TerminateOnNaN) and c.message),
                     None)
 
-    # the test set, final weights, results, plots
-    logits = test_predictions(model, data.x_test, t["batch_size"],
-                              bar=verbose == 1)
+    # the test set, the final weights, the plots, results.json
+    logits = test_predictions(model, data.x_test, t["batch_size"], bar=verbose == 1)
     pred = logits.argmax(axis=1)
-    k = len(data.spec.classes)
-    cm = cr.metrics.confusion_matrix(data.y_test, pred, num_classes=k)
-    last = {key: v[-1] for key, v in hist.items() if v}
-    metrics = {**last, **score(cfg, logits, data.y_test)}
-    if "test_accuracy" not in metrics:
-        metrics["test_accuracy"] = float(np.mean(pred == data.y_test))
+    cm = cr.metrics.confusion_matrix(data.y_test, pred, num_classes=len(data.spec.classes))
+    metrics = {**{key: v[-1] for key, v in hist.items() if v},
+               **score(cfg, logits, data.y_test)}
+    metrics.setdefault("test_accuracy", float(np.mean(pred == data.y_test)))
     classes = per_class(cm, data.spec.classes)
     best = _best(hist, t["checkpoint_monitor"])
     meta = {META_KEY: {"config": cfg, "preprocess": data.preprocess,
                        "input_shape": list(model_input_shape(cfg)),
                        "classes": list(data.spec.classes)}}
     save(model.state_dict(), ck / WEIGHTS, metadata=meta)
-
-    written: list[Path] = []
-    from chainrule.cli import plots as P
-
-    if plots and P.available():
-        z = logits - logits.max(axis=1, keepdims=True)
-        prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        raw_images = data.x_test
-        if data.preprocess:
-            raw_images = raw_images * data.preprocess["std"] + data.preprocess["mean"]
-        written = P.save_all(folder / "plots", hist, cm, list(data.spec.classes), raw_images,
-                           data.y_test, pred, prob.max(axis=1), folder.name)
-    elif plots and not quiet:
+    written = _plots(folder, data, hist, cm, logits) if plots else []
+    if plots and not written and not quiet:
         print("Plots skipped: matplotlib is not installed (pip install 'chainrule[viz]')",
               file=sys.stderr, flush=True)
-
-    result = RunResult(folder, cfg, hist, metrics, best, written, counter.epochs, classes,
-                       nan_stop)
     atomic_write(folder / "results.json", _json({
         "name": cfg["name"], "run_dir": folder, "epochs": len(hist.get("loss", [])),
         "final": metrics, "best": best, "per_class": classes,
         "confusion_matrix": cm.tolist(), "preprocess": data.preprocess,
         "stopped": nan_stop, "fit_seconds": round(fit_seconds, 3),
+        "epoch_seconds": counter.wall, "epoch_cpu_seconds": counter.cpu,
         "total_seconds": round(time.perf_counter() - t0, 3),
         "chainrule_version": cr.__version__}))
-    return result
+    return RunResult(folder, cfg, hist, metrics, best, written, counter.epochs, classes,
+                     nan_stop)
+
+
+def _callbacks(cfg: dict[str, Any], folder: Path, scheduler: Any, extra: list[Any]
+               ) -> list[Any]:
+    """The run's callbacks, in a fixed order (their backup keys depend on it): the best
+    weights, the CSV log, the NaN guard, early stopping, the schedule, ``extra``, and last
+    the backup, so a backup sees every other callback's state after its epoch."""
+    from chainrule.callbacks import (
+        BackupAndRestore,
+        CSVLogger,
+        EarlyStopping,
+        ModelCheckpoint,
+        TerminateOnNaN,
+    )
+
+    t, ck = cfg["train"], folder / "checkpoints"
+    es = t["early_stopping"]
+    cbs: list[Any] = [
+        ModelCheckpoint(ck / BEST, monitor=t["checkpoint_monitor"], save_best_only=True),
+        CSVLogger(folder / "metrics.csv"),
+        TerminateOnNaN(),
+    ]
+    if es["enabled"]:
+        cbs.append(EarlyStopping(monitor=es["monitor"], patience=es["patience"],
+                                 min_delta=es["min_delta"],
+                                 restore_best_weights=es["restore_best_weights"]))
+    if scheduler is not None:
+        cbs.append(scheduler)
+    return [*cbs, *extra, BackupAndRestore(ck / "backup", save_freq=t["backup_every"] or "epoch",
+                                           delete_checkpoint=False)]
+
+
+def _plots(folder: Path, data: Any, hist: dict[str, list[float]], cm: np.ndarray,
+           logits: np.ndarray) -> list[Path]:
+    """The PNG plots (empty when matplotlib is missing)."""
+    from chainrule.cli import plots as P
+
+    if not P.available():
+        return []
+    z = logits - logits.max(axis=1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    images = data.x_test
+    if data.preprocess:  # show the images as they were, not standardised
+        images = images * data.preprocess["std"] + data.preprocess["mean"]
+    return P.save_all(folder / "plots", hist, cm, list(data.spec.classes), images,
+                      data.y_test, logits.argmax(axis=1), prob.max(axis=1), folder.name)
 
 
 def report(result: RunResult) -> str:
