@@ -7,6 +7,8 @@
 - The perceptron of notes 002 (:class:`Perceptron`, trained by its own learning rule).
 - The zoo: :func:`lenet5`, :func:`vgg_small`, :func:`small_cnn`, :func:`small_resnet`,
   :func:`mlp`, by name through :func:`get_model` / :func:`available_models`.
+- A DCGAN pair for 28x28 and 8x8 images: :class:`DCGANGenerator`, :class:`DCGANDiscriminator`
+  and their initialisation :func:`dcgan_init_`.
 
 :func:`recommend` turns the notes' task table (002) into an output activation, a loss and an
 optimizer.
@@ -14,6 +16,7 @@ optimizer.
 
 from chainrule.models.blocks import ConvBlock, LinearBlock, ResidualBlock
 from chainrule.models.functional import Input, Model, SymbolicTensor
+from chainrule.models.gan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 from chainrule.models.perceptron import Perceptron
 from chainrule.models.recommend import Recommendation, recommend
 from chainrule.models.zoo import (
@@ -28,6 +31,8 @@ from chainrule.models.zoo import (
 
 __all__ = [
     "ConvBlock",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "Input",
     "LinearBlock",
     "Model",
@@ -36,6 +41,7 @@ __all__ = [
     "ResidualBlock",
     "SymbolicTensor",
     "available_models",
+    "dcgan_init_",
     "get_model",
     "lenet5",
     "mlp",
