@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.backend import Array
+from chainrule.backend import Array, get_array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_common, check_nonneg
 from chainrule.tensor import Tensor
 
@@ -101,6 +101,8 @@ class SGD(Optimizer):
                 state["momentum_buffer"] = buf
             else:
                 buf *= momentum
-                buf += g * (1 - group["dampening"])
+                dampening = group["dampening"]
+                buf += g if dampening == 0 else g * (1 - dampening)  # g * 1 == g exactly
             g = g + buf * momentum if group["nesterov"] else buf
-        p.data -= g * group["lr"]
+        # θ -= γ g, through a reused temporary (no allocation per step; same rounding)
+        p.data -= get_array_module(g).multiply(g, group["lr"], out=self.scratch(g))
