@@ -203,3 +203,44 @@ def test_conv_input_gradient_matches_torch_without_engine_copy():
     np.testing.assert_allclose(cx.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(cw.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-4)
     assert not np.shares_memory(cx.grad.data, cw.grad.data)
+
+
+# ---- cross_entropy: the plain (N, C) path equals the general (weighted) path bit for bit ----
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_plain_path_is_the_general_formula(dtype, reduction):
+    rng = np.random.default_rng(1)
+    z = (rng.standard_normal((37, 7)) * 5).astype(dtype)
+    z[3] = [1e4, 0, -1e4, 0, 0, 0, 0]  # extreme logits stay finite
+    t = rng.integers(0, 7, 37)
+    t[3] = 2
+    u = dtype(rng.uniform(0.5, 2))
+    F = cr.nn.functional
+
+    def run(weight):
+        x = cr.tensor(z, requires_grad=True)
+        loss = F.cross_entropy(x, cr.tensor(t), weight=weight, reduction=reduction)
+        loss.backward(np.asarray(u, dtype))
+        return loss.data, x.grad.data
+
+    fast_loss, fast_grad = run(None)
+    slow_loss, slow_grad = run(cr.tensor(np.ones(7, dtype)))  # the general path, a = 1
+    np.testing.assert_array_equal(fast_loss, slow_loss)
+    np.testing.assert_array_equal(fast_grad, slow_grad)
+    assert fast_loss.dtype == dtype and fast_grad.dtype == dtype
+    tx = torch.tensor(z, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(t), reduction=reduction)
+    tl.backward(torch.tensor(u))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fast_loss, tl.detach().numpy(), rtol=tol)
+    np.testing.assert_allclose(fast_grad, tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_cross_entropy_plain_path_not_taken_with_ignored_labels():
+    z = np.array([[1.0, 2.0], [0.5, -1.0]], np.float32)
+    x = cr.tensor(z, requires_grad=True)
+    cr.nn.functional.cross_entropy(x, cr.tensor([1, -100])).backward()
+    tx = torch.tensor(z, requires_grad=True)
+    torch.nn.functional.cross_entropy(tx, torch.tensor([1, -100])).backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
+    assert (x.grad.data[1] == 0).all()
