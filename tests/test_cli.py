@@ -360,6 +360,21 @@ def test_error_not_a_run(tmp_path: Path) -> None:
                           "fake.safetensors")
 
 
+def test_non_finite_weights_are_reported(run: dict, tmp_path: Path) -> None:
+    """D7: NaN weights load (the format allows them) and evaluate says so, in one line."""
+    d = tmp_path / "nan"
+    (d / "checkpoints").mkdir(parents=True)
+    (d / "config.toml").write_text((run["dir"] / "config.toml").read_text())
+    w = weights(run["dir"] / "checkpoints" / "model.safetensors")
+    w["classifier.2.bias"] = np.full_like(w["classifier.2.bias"], np.nan)
+    cr.io.save(w, d / "checkpoints" / "model.safetensors")
+    r = cli("evaluate", d, cwd=tmp_path)
+    assert r.rc == 0, r.err
+    assert r.err_lines == [f"chainrule: warning: {d / 'checkpoints' / 'model.safetensors'}: the "
+                           "weights contain 10 non-finite values (NaN or inf); the model's "
+                           "outputs will be meaningless"]
+
+
 def test_error_symlinked_weights_are_refused(run: dict, tmp_path: Path) -> None:
     """D4: a run folder whose weights file is a link is not followed."""
     d = tmp_path / "linked"

@@ -132,6 +132,27 @@ def test_resume_refuses_a_changed_config(straight: Path, tmp_path: Path) -> None
     assert (run / "metrics.csv").read_bytes() == (straight / "metrics.csv").read_bytes()
 
 
+def test_corrupt_latest_backup_falls_back_and_stays_exact(straight: Path,
+                                                          tmp_path: Path) -> None:
+    """B4: the newest backup is truncated: resume warns (one line), falls back to the older
+    one, trains from there and still ends bit-identical."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight, run)
+    for name in ("model.safetensors", "best.safetensors"):
+        (run / "checkpoints" / name).unlink()
+    newest = sorted((run / "checkpoints" / "backup").glob("backup-*.safetensors"))[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    r = cli("resume", run, cwd=tmp_path)
+    assert r.rc == 0, r.err
+    warns = [ln for ln in r.err.splitlines() if ln.startswith("chainrule: warning:")]
+    assert len(warns) == 1 and "unreadable" in warns[0] and newest.name in warns[0], r.err
+    _same_weights(straight / "checkpoints" / "model.safetensors",
+                  run / "checkpoints" / "model.safetensors")
+    assert (run / "metrics.csv").read_bytes() == (straight / "metrics.csv").read_bytes()
+
+
 @pytest.mark.slow
 def test_sigterm_then_resume_is_bit_identical(straight: Path, tmp_path: Path) -> None:
     """B7: SIGTERM saves a backup, prints one line naming the resume command and ends the

@@ -365,6 +365,7 @@ def load_trained(target: str | Path, allow_code: bool = False,
         state = load(weights)
         if isinstance(state, dict) and state.get("format") == "chainrule.backup":
             state = state["model"]  # a training backup
+        _warn_non_finite(state, weights)
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError) as e:
@@ -372,6 +373,19 @@ def load_trained(target: str | Path, allow_code: bool = False,
                            f"{' '.join(str(e).split())}") from None
     model.eval()
     return Trained(model, config, weights, run_dir, pre)
+
+
+def _warn_non_finite(state: Any, path: Path) -> None:
+    """RELIABILITY D7: NaN/inf weights load (the format allows them) but are reported."""
+    import warnings
+
+    if not isinstance(state, dict):
+        return
+    bad = sum(int(np.size(v) - np.count_nonzero(np.isfinite(v))) for v in state.values()
+              if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    if bad:
+        warnings.warn(f"{path}: the weights contain {bad:,} non-finite values (NaN or inf); "
+                      "the model's outputs will be meaningless", RuntimeWarning, stacklevel=2)
 
 
 def _results_preprocess(run_dir: Path) -> dict[str, Any]:
