@@ -350,6 +350,9 @@ def test_bad_input_errors() -> None:
     with pytest.raises(ValueError, match="empty"):
         m.fit(x[:0], y[:0], verbose=0)
     loader = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=4)
+    es = cr.callbacks.EarlyStopping(monitor="val_los")  # with a loader: checked at epoch end
+    with pytest.raises(ValueError, match=r"'val_los' is not among .*\['loss', 'val_loss'\]"):
+        m.fit(loader, validation_data=loader, callbacks=[es], verbose=0)
     with pytest.raises(ValueError, match="validation_split needs array inputs"):
         m.fit(loader, validation_split=0.2, verbose=0)
     with pytest.raises(ValueError, match="y must be None when x is a DataLoader"):

@@ -487,13 +487,15 @@ def fit(
     history = History()
     progress = [] if v == 0 or any(isinstance(c, ProgressBar) for c in others) else [ProgressBar(v)]
     cbs = CallbackList(others + progress + [history] + backups, model=model)
-    keys = heads.keys()
+    # With a loader the outputs' structure (and so the log keys) is only known after the
+    # first batch: monitors are then checked against the first epoch's logs instead.
+    keys = heads.keys() if ya is not None else []
     cbs.set_params(
         {
             "epochs": epochs,
             "steps": stream.steps,
             "verbose": v,
-            "metrics": keys + ([f"val_{k}" for k in keys] if val is not None else []),
+            "metrics": keys + ([f"val_{k}" for k in keys] if val is not None else []) or None,
         }
     )
 
