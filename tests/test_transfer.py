@@ -200,3 +200,30 @@ def _one_blas_thread():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
+
+
+def test_example_starts_from_pytorch_weights(fashion, tmp_path, capsys):
+    """``--weights`` with a LeNet-5 trained in PyTorch (here: untrained, exported through
+    safetensors): the example loads its backbone, freezes it and trains the new head."""
+    tnet = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120),
+        tnn.ReLU(),
+        tnn.Linear(120, 84),
+        tnn.ReLU(),
+        tnn.Linear(84, 5),
+    )
+    path = export_torch_weights(tnet, tmp_path / "torch_lenet5.safetensors")
+    tl = _load_example("transfer_learning")
+    argv = ["--weights", str(path), "--seeds", "1", "--epochs", "1", "--labels", "5"]
+    with _one_blas_thread():
+        r = tl.main(argv + ["--out", str(tmp_path)])
+    assert f"starting from {path}" in capsys.readouterr().out
+    assert r["pairs"][0]["fine-tuned"]["trainable"] == 58_709  # conv backbone frozen
+    assert "source_acc" not in r  # no pretraining
