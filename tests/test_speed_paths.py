@@ -244,3 +244,27 @@ def test_cross_entropy_plain_path_not_taken_with_ignored_labels():
     torch.nn.functional.cross_entropy(tx, torch.tensor([1, -100])).backward()
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
     assert (x.grad.data[1] == 0).all()
+
+
+# ---- gradient accumulation in place (PyTorch's AccumulateGrad) ----
+def test_grad_accumulates_in_place_and_matches_torch():
+    x = cr.tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True)
+    tx = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward()
+    (tx * tx).sum().backward()
+    first = x.grad.data
+    for _ in range(2):
+        (x * x * x).sum().backward()
+        (tx * tx * tx).sum().backward()
+    assert x.grad.data is first  # the same buffer, updated in place
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
+
+
+def test_read_only_assigned_grad_is_not_written():
+    frozen = np.ones(2, np.float32)
+    frozen.flags.writeable = False
+    x = cr.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    x.grad = frozen
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(frozen, [1.0, 1.0])

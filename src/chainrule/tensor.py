@@ -119,8 +119,12 @@ class Tensor:
     def _accumulate_grad(self, g: Any) -> None:
         if self._grad is None:
             self._grad = Tensor._make(g, False, None)
-        else:
-            self._grad.data = self._grad.data + g
+            return
+        cur = self._grad.data
+        if cur.flags.writeable and cur.dtype == g.dtype and cur.shape == g.shape:
+            cur += g  # in place, as PyTorch's AccumulateGrad: no new array per backward
+        else:  # a read-only or differently typed .grad that the user assigned
+            self._grad.data = cur + g
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for a non-leaf tensor after backward (for inspection)."""
