@@ -59,23 +59,25 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and, when needed, record the node."""
         ctx = cls.__new__(cls)
-        arrays = []
-        needs = []
-        any_needs = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                r = a.requires_grad
-                needs.append(r)
-                any_needs = any_needs or r
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = any_needs and _State.enabled
-        if record:
-            ctx.needs_input_grad = tuple(needs)
-        else:
-            ctx.needs_input_grad = (False,) * len(needs)
+        if _State.enabled:
+            arrays = []
+            needs = []
+            any_needs = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a.data)
+                    r = a._requires_grad
+                    needs.append(r)
+                    any_needs = any_needs or r
+                else:
+                    arrays.append(a)
+                    needs.append(False)
+            record = any_needs
+            ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        else:  # no_grad: no bookkeeping at all, just the arrays
+            arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+            record = False
+            ctx.needs_input_grad = (False,) * len(arrays)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:  # NumPy's broadcast error names neither the op nor the fix
