@@ -106,11 +106,13 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
                       + F.binary_cross_entropy_with_logits(l_fake, cr.zeros(b, 1)))
             loss_d.backward()
             opt_d.step()
-            # G step: make D call the same fakes real (D's parameters get gradients but
-            # are not stepped here; opt_d.zero_grad clears them next step)
+            # G step: make D call the same fakes real; D is frozen meanwhile, so the backward
+            # pass skips its weight gradients and only carries the gradient through it to G
             opt_g.zero_grad()
+            d.requires_grad_(False)
             loss_g = F.binary_cross_entropy_with_logits(d(fake), cr.ones(b, 1))
             loss_g.backward()
+            d.requires_grad_(True)
             opt_g.step()
             sums += (loss_d.item(), loss_g.item(), float((l_real.data > 0).mean()),
                      float((l_fake.data < 0).mean()))

@@ -120,10 +120,12 @@ def image_grid(
     cols = min(int(nrow), n)
     rows = -(-n // cols)
     p = int(padding)
-    grid = np.full((c, rows * (h + p) + p, cols * (w + p) + p), float(pad_value))
-    for i in range(n):  # one slice assignment per image (a grid of a few dozen tiles)
-        r, q = divmod(i, cols)
-        grid[:, p + r * (h + p) : p + r * (h + p) + h, p + q * (w + p) : p + q * (w + p) + w] = a[i]
+    # every tile with its top/left padding, then the tiles laid out row by row in one reshape
+    tiles = np.full((rows * cols, c, h + p, w + p), float(pad_value))
+    tiles[:n, :, p:, p:] = a
+    grid = tiles.reshape(rows, cols, c, h + p, w + p).transpose(2, 0, 3, 1, 4)
+    grid = grid.reshape(c, rows * (h + p), cols * (w + p))
+    grid = np.pad(grid, ((0, 0), (0, p), (0, p)), constant_values=float(pad_value))
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)
 
 
