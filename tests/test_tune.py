@@ -605,3 +605,25 @@ def test_command_line_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[tune.params]\n"train.lr" = {low = 0.0, high = 0.1, log = true}\n')
     assert_one_line_error(cli("tune", bad, cwd=tmp_path), "'train.lr'", "low > 0")
+
+
+def test_timeout_stops_starting_trials(tmp_path):
+    import time
+
+    def slow(config, run_dir=None, *, callbacks=(), quiet=False):
+        time.sleep(0.3)
+        return th.curve_train(config, run_dir, callbacks=callbacks)
+
+    cfg = th.config(sampler="random", trials=100, seed=0, pruner="none", timeout=1.0)
+    t0 = time.perf_counter()
+    res = tune(cfg, study_dir=tmp_path, train_fn=slow, quiet=True, plots=False)
+    n = len(complete(res.study))
+    assert 1 <= n < 100 and len(res.study.trials) == n
+    assert time.perf_counter() - t0 < 30  # the last trial started before 1 s is let finish
+
+
+def test_a_tuned_path_the_runner_does_not_know_fails_before_any_trial(tmp_path):
+    cfg = th.config(sampler="random", trials=2, params={"train.learnig_rate": [0.1, 0.01]})
+    with pytest.raises(ValueError, match="unknown key 'learnig_rate'.*'lr'"):
+        tune(cfg, study_dir=tmp_path, train_fn=th.curve_train, quiet=True, plots=False)
+    assert not (tmp_path / "study.journal").exists()

@@ -222,9 +222,7 @@ def test_worker_on_another_machine_killed_mid_trial(postgres_url, tmp_path):
             lambda: [
                 t
                 for t in _load(postgres_url, "kill").trials
-                if t.state == RUNNING
-                and t.user_attrs.get("pid") == b.pid
-                and "blas_threads" in t.user_attrs
+                if t.state == RUNNING and t.user_attrs.get("pid") == b.pid and t.intermediate_values
             ],
             [b],
         )
