@@ -146,18 +146,24 @@ def time_many(
     number: int | None = None,
     warmup: int = 3,
     round_s: float = 0.05,
+    budget_s: float | None = None,
 ) -> tuple[int, list[list[float]]]:
     """Time several callables doing the same work, round-robin: each round times ``number``
     back-to-back calls of every callable, and the order rotates from round to round so that
-    load drift on a shared machine hits all of them alike. Returns ``number`` and, per
-    callable, the per-call seconds of each round."""
+    load drift on a shared machine hits all of them alike. With ``budget_s``, slow cases get
+    fewer rounds (never fewer than 5) so that the rounds take about that long. Returns
+    ``number`` and, per callable, the per-call seconds of each round."""
+    t0 = time.perf_counter()
     for _ in range(warmup):
         for f in fns:
             f()
+    per_round_call = (time.perf_counter() - t0) / max(warmup, 1)  # one call of each
     if number is None:  # calibrated on the first (ours); capped so no callable runs > 4x long
         number = max(_calibrate(fns[0], round_s), 1)
         for f in fns[1:]:
             number = min(number, max(_calibrate(f, round_s), 1) * 4)
+    if budget_s is not None and per_round_call > 0:
+        repeat = max(min(repeat, 5), min(repeat, int(budget_s / (per_round_call * number))))
     times: list[list[float]] = [[] for _ in fns]
     k = len(fns)
     for r in range(repeat):

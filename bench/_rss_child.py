@@ -6,10 +6,14 @@ once per framework. Both children read the data the same way (a small IDX reader
 framework code), so the difference in peak RSS is the framework: its import, its model,
 its per-step buffers and its allocator behaviour.
 
-Usage: ``python bench/_rss_child.py chainrule|torch [--steps N]``. Data: Fashion-MNIST's 60,000
-training images from ``/usr/share/datasets/fashion-mnist`` (``BENCH_FASHION_DIR`` overrides),
-or synthetic ``60000 x 1 x 28 x 28`` uniform images when the files are absent. Batch 128,
-shuffled, SGD lr 0.01 momentum 0.9, cross-entropy; ``--steps`` cuts the epoch short (tests).
+Usage: ``python bench/_rss_child.py chainrule|torch [--steps N] [--max-seconds S]``.
+
+Data: Fashion-MNIST's 60,000 training images from ``/usr/share/datasets/fashion-mnist``
+(``BENCH_FASHION_DIR`` overrides), or synthetic ``60000 x 1 x 28 x 28`` uniform images when
+the files are absent. Batch 128, shuffled, SGD lr 0.01 momentum 0.9, cross-entropy.
+``--steps`` cuts the epoch short (tests), ``--max-seconds`` too (a heavily loaded machine:
+the report then says how many steps ran; the peak is reached within the first steps, since
+every step allocates the same arrays).
 """
 
 from __future__ import annotations
@@ -76,7 +80,11 @@ def lenet(nn):
     )  # fmt: skip
 
 
-def epoch_chainrule(x: np.ndarray, y: np.ndarray, steps: int | None) -> int:
+def _stop(n: int, steps: int | None, deadline: float) -> bool:
+    return (steps is not None and n >= steps) or time.perf_counter() > deadline
+
+
+def epoch_chainrule(x: np.ndarray, y: np.ndarray, steps: int | None, deadline: float) -> int:
     import chainrule as cr
 
     cr.manual_seed(0)
@@ -91,12 +99,12 @@ def epoch_chainrule(x: np.ndarray, y: np.ndarray, steps: int | None) -> int:
         cr.nn.functional.cross_entropy(net(xb), yb).backward()
         opt.step()
         n += 1
-        if steps is not None and n >= steps:
+        if _stop(n, steps, deadline):
             break
     return n
 
 
-def epoch_torch(x: np.ndarray, y: np.ndarray, steps: int | None) -> int:
+def epoch_torch(x: np.ndarray, y: np.ndarray, steps: int | None, deadline: float) -> int:
     import torch
 
     torch.set_num_threads(THREADS)
@@ -111,7 +119,7 @@ def epoch_torch(x: np.ndarray, y: np.ndarray, steps: int | None) -> int:
         torch.nn.functional.cross_entropy(net(xb), yb).backward()
         opt.step()
         n += 1
-        if steps is not None and n >= steps:
+        if _stop(n, steps, deadline):
             break
     return n
 
@@ -119,6 +127,7 @@ def epoch_torch(x: np.ndarray, y: np.ndarray, steps: int | None) -> int:
 def main(argv: list[str]) -> None:
     which = argv[0]
     steps = int(argv[argv.index("--steps") + 1]) if "--steps" in argv else None
+    max_s = float(argv[argv.index("--max-seconds") + 1]) if "--max-seconds" in argv else 1e9
     if which == "torch":
         import torch  # noqa: F401  (the import is part of the framework's footprint)
     elif which == "chainrule":
@@ -128,12 +137,13 @@ def main(argv: list[str]) -> None:
     x, y, data = load_data()
     before = _rss_mb()
     t0 = time.perf_counter()
-    n = (epoch_torch if which == "torch" else epoch_chainrule)(x, y, steps)
+    n = (epoch_torch if which == "torch" else epoch_chainrule)(x, y, steps, t0 + max_s)
     seconds = time.perf_counter() - t0
     out = {
         "framework": which,
         "data": data,
         "steps": n,
+        "epoch_steps": -(-len(x) // BATCH),
         "epoch_s": seconds,
         "rss_before_epoch_mb": before,
         "peak_rss_mb": _peak_mb(),

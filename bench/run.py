@@ -72,6 +72,8 @@ import chainrule as cr  # noqa: E402
 N = 128
 MLP_SIZES = (784, 256, 128, 10)
 FW = ("chainrule", "torch", "numpy")
+ROW_BUDGET_S = 40.0  # a row whose rounds would take longer gets fewer rounds (at least 5)
+RSS_MAX_S = 120.0  # per framework: a loaded machine gets a partial epoch (reported as such)
 
 Gemm = tuple[int, int, int, int]  # (count, m, k, n): count products of (m, k) @ (k, n)
 
@@ -335,11 +337,12 @@ def build_rows(sections: set[str]) -> list[Row]:
 
 
 # ---- peak RSS of a LeNet-5 epoch, one child process per framework ----
-def rss_epoch(steps: int | None) -> dict[str, Any]:
+def rss_epoch(steps: int | None, max_seconds: float) -> dict[str, Any]:
     child = Path(__file__).resolve().parent / "_rss_child.py"
     out: dict[str, Any] = {}
     for fw in ("chainrule", "torch"):
-        cmd = [sys.executable, str(child), fw] + ([] if steps is None else ["--steps", str(steps)])
+        cmd = [sys.executable, str(child), fw, "--max-seconds", str(max_seconds)]
+        cmd += [] if steps is None else ["--steps", str(steps)]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             out[fw] = {"error": r.stderr.strip().splitlines()[-1:] or ["failed"]}
@@ -364,12 +367,14 @@ def measure(rows: list[Row], repeat: int, sgemm: dict) -> list[dict]:
     results = []
     for row in rows:
         names = [f for f in FW if f in row.fns]
-        number, times = time_many([row.fns[f] for f in names], repeat=repeat)
+        number, times = time_many(
+            [row.fns[f] for f in names], repeat=repeat, warmup=2, budget_s=ROW_BUDGET_S
+        )
         res: dict[str, Any] = {
             "section": row.section,
             "name": row.name,
             "number": number,
-            "repeat": repeat,
+            "repeat": len(times[0]),
             "target": row.target,
         }
         for f, ts in zip(names, times):
@@ -430,8 +435,9 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
             ok = "✓" if ratio <= 1.5 else "✗"
             lines += [
                 "",
-                f"Peak RSS of a LeNet-5 epoch ({c['data']}, {c['steps']} steps of batch 128; "
-                "one child process per framework):",
+                f"Peak RSS of a LeNet-5 epoch ({c['data']}, {c['steps']} (chainrule) and "
+                f"{t['steps']} (PyTorch) of the epoch's {c.get('epoch_steps', '?')} steps of "
+                "batch 128; one child process per framework):",
                 "",
                 "| framework | peak RSS | RSS before the epoch | epoch wall time |",
                 "|---|---:|---:|---:|",
@@ -456,7 +462,8 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
     )
     lines += [
         "",
-        f"Median of {results[0]['repeat'] if results else 0} alternating rounds each; spread = "
+        f"Median of {max((r['repeat'] for r in results), default=0)} alternating rounds each "
+        "(at least 5 on slow rows); spread = "
         "IQR / median; ratio = chainrule / PyTorch (< 1: chainrule faster). BLAS limit: NumPy "
         "sgemm on the row's GEMM shapes, timed in the same run; 'of limit' = limit / median.",
         f"numpy {env['numpy']} ({blas.get('internal_api')} {blas.get('version')}, kernel "
@@ -491,7 +498,7 @@ def main(argv: list[str]) -> None:
     rss = None
     if "rss" in sections:
         print("peak RSS of a LeNet-5 epoch (child processes)", flush=True)
-        rss = rss_epoch(100 if quick else None)
+        rss = rss_epoch(100 if quick else None, max_seconds=RSS_MAX_S)
     env = environment()
     env["loadavg_start"] = load_start
     env["wall_s"] = time.perf_counter() - t_start
