@@ -165,6 +165,31 @@ def test_gradient_aliasing_a_forward_value_is_copied():
     np.testing.assert_array_equal(x.data, [1.0, 2.0])
 
 
+class _ReturnsKept(cr.autograd.Function):
+    """y = 2 x with a backward that returns a saved array someone else keeps."""
+
+    kept: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        two = np.full(x.shape, 2.0, x.dtype)
+        _ReturnsKept.kept.append(two)
+        ctx.save_for_backward(two)
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (two,) = ctx.saved_tensors
+        return (two[...],)  # a view of it
+
+
+def test_gradient_on_a_saved_array_is_copied():
+    _ReturnsKept.kept.clear()
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    _ReturnsKept.apply(x).backward(np.ones(2))
+    assert not np.shares_memory(x.grad.data, _ReturnsKept.kept[0])
+
+
 def test_gradient_aliasing_a_saved_array_is_copied_with_retain_graph():
     x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = _ReturnsSaved.apply(x)

@@ -64,19 +64,19 @@ class _Buffers:
     - is read-only, or not an array (a broadcast view, bytes, a memory map);
     - already backs another leaf's gradient in this pass (an op that hands the same upstream
       gradient, or views of it, to two inputs: ``a + b``, ``cat``);
-    - backs a forward value of the graph (a tensor's ``data``) or, with ``retain_graph``, an
-      array saved for backward (the only arrays a backward sees that outlive the pass);
+    - backs a forward value of the graph (a tensor's ``data``) or an array saved for backward
+      (the arrays a backward sees that may outlive the pass: the node that returns a saved
+      array, or a view of one, pins it before its saved arrays are released);
     - came from a hook (the hook may keep it).
 
     Arrays that a backward allocated and only handed on are then taken without a copy. The
     forward values are collected once per pass, lazily, when the first leaf is reached.
     """
 
-    __slots__ = ("order", "pinned", "retain_graph", "persistent")
+    __slots__ = ("order", "pinned", "persistent")
 
-    def __init__(self, order: list[Tensor], retain_graph: bool) -> None:
+    def __init__(self, order: list[Tensor]) -> None:
         self.order = order
-        self.retain_graph = retain_graph
         self.pinned: dict[int, Any] = {}  # id(buffer) -> buffer (kept alive: ids stay unique)
         self.persistent: set[int] | None = None
 
@@ -85,13 +85,8 @@ class _Buffers:
         self.pinned[id(b)] = b
 
     def _collect(self) -> set[int]:
-        ids = set()
-        for t in self.order:  # every tensor of the graph is alive while ``order`` is
-            ids.add(id(_buffer(t.data)))
-            ctx = t._ctx
-            if self.retain_graph and ctx is not None:
-                ids.update(id(_buffer(a)) for a in getattr(ctx, "saved_tensors", ()))
-        return ids
+        # every tensor of the graph is alive while ``order`` is, so the ids stay unique
+        return {id(_buffer(t.data)) for t in self.order}
 
     def owned(self, a: Any) -> bool:
         """True when ``a`` may become a leaf's ``.grad`` without a copy."""
@@ -107,7 +102,7 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) * grad into ``.grad`` of every leaf that requires grad."""
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): grad}
-    bufs = _Buffers(order, retain_graph)  # Note [gradient ownership]
+    bufs = _Buffers(order)  # Note [gradient ownership]
     for node in reversed(order):
         g = grads.pop(id(node), None)
         ctx = node._ctx
@@ -137,6 +132,12 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
         if ctx.parents is None:
             raise RuntimeError(_FREED)
         in_grads = ctx.backward(ctx, g)
+        saved = getattr(ctx, "saved_tensors", ())
+        if saved:  # Note [gradient ownership]: a gradient on a saved array is never a leaf's own
+            sb = {id(_buffer(a)) for a in saved if a is not None}
+            for pg in in_grads:
+                if pg is not None and id(_buffer(pg)) in sb:
+                    bufs.pin(pg)
         for p, need, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
             if not need or pg is None:
                 continue
