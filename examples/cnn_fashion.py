@@ -62,11 +62,12 @@ def first_conv(model: cr.nn.Module) -> cr.nn.Conv2d:
     return next(m for m in model.modules() if isinstance(m, cr.nn.Conv2d))
 
 
-def map_layers(name: str) -> list[str]:
-    """Where to look at feature maps: after each convolution's activation."""
+def map_layers(name: str) -> dict[str, str]:
+    """Where to look at feature maps (after each convolution's ReLU), with row titles."""
     if name == "lenet5":
-        return ["1", "4"]  # the two ReLUs after conv1 and conv2
-    return ["features.0.act", "features.1.act"]
+        return {"1": "conv1 + ReLU", "4": "conv2 + ReLU"}
+    return {"features.0.act": "block 1: conv, BN, ReLU",
+            "features.1.act": "block 2: conv, BN, ReLU"}
 
 
 def threads(n: int | None) -> Any:
@@ -111,8 +112,9 @@ def save_figures(name: str, model: cr.nn.Module, image: np.ndarray, label: int,
     conv = first_conv(model)
     paths = [out / f"filters_{name}.png", out / f"feature_maps_{name}.png"]
     viz.plot_filters(conv, paths[0], title=f"{name}: first convolution's kernels")
-    maps = viz.feature_maps(model, image[None], map_layers(name))
-    titles = [f"after {k}" for k in maps]
+    layers = map_layers(name)
+    maps = viz.feature_maps(model, image[None], list(layers))
+    titles = [f"{layers[k]}\n({k})" for k in maps]
     pred = int(model.predict(image[None], verbose=0).argmax())
     viz.plot_feature_maps(
         maps, paths[1], image=image, max_channels=8, layer_titles=titles,

@@ -370,7 +370,8 @@ def plot_filters(
     o = a.shape[0]
     cols = int(np.ceil(np.sqrt(o)))
     rows = -(-o // cols)
-    fig = figure_cls(figsize=(1.3 * cols, 1.4 * rows + 0.6))
+    width = max(5.0, 1.3 * cols)
+    fig = figure_cls(figsize=(width, 1.4 * rows + 0.8))
     for i in range(o):
         ax = fig.add_subplot(rows, cols, i + 1)
         k = a[i] if a.shape[1] == 3 else a[i].mean(axis=0)
@@ -382,11 +383,10 @@ def plot_filters(
         ax.set_xticks([])
         ax.set_yticks([])
     channels = "" if a.shape[1] in (1, 3) else f" (mean over {a.shape[1]} input channels)"
-    fig.suptitle(
-        (title or "convolution kernels")
-        + f": {o} x {a.shape[2]}x{a.shape[3]}{channels}; dark = negative, light = positive",
-        fontsize=9,
-    )
+    text = (
+        title or "convolution kernels"
+    ) + f": {o} x {a.shape[2]}x{a.shape[3]}{channels}; dark = negative, light = positive"
+    fig.suptitle("\n".join(textwrap.wrap(text, width=int(width * 13))), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     if path is not None:
         fig.savefig(path, dpi=120)
