@@ -172,7 +172,7 @@ def save_all(folder: str | os.PathLike, history: dict[str, list[float]], cm: np.
     acc = float(np.trace(cm)) / max(1, int(cm.sum()))
     paths.append(plot_confusion_matrix(
         cm, classes, folder / "confusion_matrix.png",
-        title=f"Test set: {100 * acc:.2f}% correct of {int(cm.sum())} ({run_name})"))
+        title=f"Test set: {100 * acc:.2f}% correct of {int(cm.sum()):,} ({run_name})"))
     idx = pick_samples(y_true, y_pred)
     if len(idx):
         paths.append(plot_samples(
