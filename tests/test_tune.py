@@ -627,3 +627,60 @@ def test_a_tuned_path_the_runner_does_not_know_fails_before_any_trial(tmp_path):
     with pytest.raises(ValueError, match="unknown key 'learnig_rate'.*'lr'"):
         tune(cfg, study_dir=tmp_path, train_fn=th.curve_train, quiet=True, plots=False)
     assert not (tmp_path / "study.journal").exists()
+
+
+def test_grid_search_with_pruning_evaluates_each_point_once(tmp_path):
+    """A pruned grid point counts as evaluated: the study ends after the grid, no re-runs."""
+    cfg = th.config(
+        sampler="grid", seed=0, pruner="median", pruner_startup_trials=1, pruner_warmup_epochs=0
+    )
+    cfg["train"]["epochs"] = 3
+    res = tune(cfg, study_dir=tmp_path, train_fn=th.curve_train, quiet=True, plots=False)
+    trials = res.study.trials
+    assert len(trials) == 6  # 3 x 2 points
+    assert len({(t.params["train.lr"], t.params["model.hidden[0]"]) for t in trials}) == 6
+    states = {t.state.name for t in trials}
+    assert states == {"COMPLETE", "PRUNED"}
+
+
+def test_grid_workers_share_the_grid_order(tmp_path):
+    """Trials of two workers, interleaved, cover the grid once (each worker's GridSampler must
+    shuffle the grid the same way: trial n takes point n)."""
+    cfg = th.config(sampler="grid", seed=5, pruner="none")
+    settings = parse_settings(cfg["tune"], default_study="g")
+    handles = [open_study(settings, tmp_path, worker=w) for w in (0, 1)]
+    from chainrule.tune import TrialObjective
+
+    objective = TrialObjective(
+        th.BASE, settings.params, "val_accuracy", "maximize", train_fn=th.curve_train
+    )
+    for i in range(6):
+        handles[i % 2].study.optimize(objective, n_trials=1)
+    trials = handles[0].study.trials
+    points = {(t.params["train.lr"], t.params["model.hidden[0]"]) for t in trials}
+    assert len(trials) == 6 and len(points) == 6
+
+
+def test_a_live_trial_failed_by_another_process_does_not_stop_the_worker(tmp_path):
+    """A trial declared dead by another process while it still runs (a late heartbeat): this
+    worker drops its result and goes on; the retry completes."""
+    from chainrule.tune import PruningCallback, fail_and_retry
+
+    failed: list[int] = []
+
+    def failed_meanwhile(config, run_dir=None, *, callbacks=(), quiet=False):
+        trial = next(c.trial for c in callbacks if isinstance(c, PruningCallback))
+        if not failed:  # the first trial: "another process" fails it after epoch 1
+            failed.append(trial.number)
+            cb = callbacks[0]
+            cb.on_epoch_end(0, {"val_accuracy": 0.5, "val_loss": 0.5})
+            assert fail_and_retry(trial.study, trial, "late heartbeat")
+        return th.curve_train(config, run_dir, callbacks=callbacks)
+
+    cfg = th.config(sampler="random", trials=2, seed=0, pruner="none")
+    res = tune(cfg, study_dir=tmp_path, train_fn=failed_meanwhile, quiet=True, plots=False)
+    first = res.study.trials[0]
+    assert first.state == optuna.trial.TrialState.FAIL
+    retry = next(t for t in res.study.trials if retried_from(t) == 0)
+    assert retry.state == COMPLETE and retry.params == first.params
+    assert len(complete(res.study)) == 2

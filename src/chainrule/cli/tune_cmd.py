@@ -160,11 +160,15 @@ def run(args: argparse.Namespace) -> int:
         )
         raise
     print_summary(result)
-    complete = sum(t.state.name == "COMPLETE" for t in result.study.get_trials(deepcopy=False))
-    if complete < result.settings.trials:
+    from chainrule.tune.study import count_states
+
+    counts = count_states(result.study)
+    done, wanted = result.settings.n_done(counts), result.settings.trials
+    if done < wanted:
+        what = " or ".join(s.lower() for s in result.settings.done_states)
         print(
-            f"chainrule tune: the study has {complete} of {result.settings.trials} complete "
-            "trials (timeout or stopped); 'chainrule tune --resume' continues it",
+            f"chainrule tune: the study has {done} of {wanted} {what} trials (timeout or "
+            "stopped); 'chainrule tune --resume' continues it",
             flush=True,
         )
-    return 0 if complete else 1
+    return 0 if counts.get("COMPLETE", 0) else 1

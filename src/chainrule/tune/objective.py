@@ -173,6 +173,8 @@ class TrialObjective:
         worker: this worker's index (recorded in ``user_attrs``).
         epoch_sleep: seconds slept after each epoch (tests only).
         allow_code: passed to the training function (a config naming model-building code).
+        done_states: the trial states counted in ``n_trials`` (COMPLETE; also PRUNED for a
+            grid search).
         trial_plots: let each trial's run write its own plots (passed as ``plots=`` when the
             training function takes it; off by default: they cost more than a small trial).
 
@@ -196,6 +198,7 @@ class TrialObjective:
         epoch_sleep: float = 0.0,
         allow_code: bool = False,
         trial_plots: bool = False,
+        done_states: Sequence[str] = ("COMPLETE",),
     ) -> None:
         self.base_config = dict(base_config)
         self.specs = list(specs)
@@ -204,6 +207,7 @@ class TrialObjective:
         self.train_fn = train_fn
         self.n_trials, self.worker, self.epoch_sleep = n_trials, worker, epoch_sleep
         self.allow_code, self.trial_plots = allow_code, trial_plots
+        self.done_states = tuple(done_states)
 
     def config_for(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The run config of a trial with ``params``."""
@@ -221,7 +225,7 @@ class TrialObjective:
         if self.n_trials is not None:
             from chainrule.tune.study import SURPLUS, is_surplus
 
-            if is_surplus(trial.study, trial.number, self.n_trials):
+            if is_surplus(trial.study, trial.number, self.n_trials, self.done_states):
                 trial.set_user_attr(SURPLUS, True)
                 raise SurplusTrial(
                     f"trial {trial.number}: the study already has "

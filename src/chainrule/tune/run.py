@@ -168,7 +168,7 @@ def tune(
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
     recovered = recover_stale(study, interrupted=True) if resume else []
     counts = count_states(study)
-    have = counts.get("COMPLETE", 0)
+    have = settings.n_done(counts)
     say(
         f"study {settings.study!r} ({desc}): {settings.sampler} sampler, "
         f"{settings.direction} {settings.metric}, {settings.trials} complete trials wanted, "
@@ -195,6 +195,7 @@ def tune(
             n_trials=settings.trials,
             epoch_sleep=epoch_sleep,
             allow_code=allow_code,
+            done_states=settings.done_states,
         )
         run_trials(handle, objective, deadline=deadline, callbacks=[progress])
     else:

@@ -9,8 +9,9 @@ Settings (``[tune]`` keys; ``chainrule tune`` flags override them):
                          (loss/error/mse/mae/... minimize, accuracy/f1/auc/... maximize)
 ``objective``            ``"best"`` epoch of the run (default) or ``"last"`` epoch
 ``sampler``              ``"tpe"`` (default), ``"random"`` or ``"grid"``
-``trials``               COMPLETE trials the study must reach (default 20; for ``grid``,
-                         at most the grid's size, which is also the default)
+``trials``               COMPLETE trials the study must reach (default 20); for ``grid``,
+                         grid points evaluated (COMPLETE or PRUNED), at most the grid's
+                         size, which is also the default
 ``timeout``              seconds after which no new trial starts (default none)
 ``seed``                 the sampler's seed (other workers and continued studies derive
                          theirs from it: :func:`sampler_seed`)
@@ -57,6 +58,7 @@ import difflib
 import math
 import os
 import random
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -159,6 +161,16 @@ class TuneSettings:
     heartbeat: int = 60
     grace: int = 120
     trials_given: bool = field(default=False, repr=False)
+
+    @property
+    def done_states(self) -> tuple[str, ...]:
+        """The trial states that count towards ``trials``: COMPLETE, and for a grid search
+        also PRUNED (a pruned grid point has been evaluated; re-running it prunes it again)."""
+        return ("COMPLETE", "PRUNED") if self.sampler == "grid" else ("COMPLETE",)
+
+    def n_done(self, counts: Mapping[str, int]) -> int:
+        """How many trials of ``counts`` (:func:`count_states`) count towards ``trials``."""
+        return sum(counts.get(s, 0) for s in self.done_states)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (``params`` as the raw spec tables), for the worker processes."""
@@ -282,12 +294,14 @@ def sampler_seed(seed: int | None, worker: int = 0, start: int = 0) -> int | Non
 
 
 def make_sampler(settings: TuneSettings, worker: int = 0, start: int = 0) -> Any:
-    """Optuna's GridSampler, RandomSampler or TPESampler, seeded with
-    :func:`sampler_seed` (K workers, or a continued study, do not repeat the same points)."""
+    """Optuna's GridSampler (seeded with ``seed``), RandomSampler or TPESampler (seeded with
+    :func:`sampler_seed`: K workers, or a continued study, do not repeat the same points)."""
     optuna = require_optuna()
-    seed = sampler_seed(settings.seed, worker, start)
     if settings.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(settings.params), seed=seed)
+        # One seed for all: the seed shuffles the grid, and trial n takes point n of it, so
+        # workers must share the order (each point is then run once).
+        return optuna.samplers.GridSampler(grid_space(settings.params), seed=settings.seed)
+    seed = sampler_seed(settings.seed, worker, start)
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     startup = max(2, min(10, settings.trials // 3))
@@ -547,8 +561,10 @@ def run_trials(
     dies, since a retry may need this worker. Waiting trials (retries) are picked first.
     """
     optuna = require_optuna()
-    study, n = handle.study, handle.settings.trials
-    max_trials = optuna.study.MaxTrialsCallback(n, states=(optuna.trial.TrialState.COMPLETE,))
+    study, settings = handle.study, handle.settings
+    n = settings.trials
+    states = tuple(optuna.trial.TrialState[s] for s in settings.done_states)
+    max_trials = optuna.study.MaxTrialsCallback(n, states=states)
     ran = 0
     while True:
         if deadline is not None and time.time() >= deadline:
@@ -556,38 +572,56 @@ def run_trials(
         if should_stop is not None and should_stop():
             break
         counts = count_states(study)
-        if counts.get("COMPLETE", 0) >= n:
+        done = settings.n_done(counts)
+        if done >= n:
             break
         if counts.get("STALE"):
             recover_stale(study)
             continue
-        if (
-            counts.get("WAITING", 0) == 0
-            and counts.get("COMPLETE", 0) + counts.get("RUNNING", 0) >= n
-        ):
+        if counts.get("WAITING", 0) == 0 and done + counts.get("RUNNING", 0) >= n:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)  # RDB heartbeats (other machines)
             time.sleep(poll)
             continue
-        study.optimize(
-            objective,
-            n_trials=1,
-            callbacks=[max_trials, *callbacks],
-            gc_after_trial=False,
-            catch=(SurplusTrial,),
-        )
+        try:
+            study.optimize(
+                objective,
+                n_trials=1,
+                callbacks=[max_trials, *callbacks],
+                gc_after_trial=False,
+                catch=(SurplusTrial,),
+            )
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as e:
+            if not _finished_elsewhere(e):
+                raise
+            print(
+                "chainrule tune: another process failed this worker's trial (its heartbeat "
+                "was late by more than the grace period); its parameters were queued again "
+                "and this result is dropped",
+                file=sys.stderr,
+                flush=True,
+            )
         ran += 1
     return ran
 
 
-def is_surplus(study: Any, number: int, n: int) -> bool:
+def _finished_elsewhere(e: BaseException) -> bool:
+    """An error from updating a trial that another process already finished (failed it as
+    stale while this one still ran it)."""
+    optuna = require_optuna()
+    if isinstance(e, optuna.exceptions.UpdateFinishedTrialError):
+        return True
+    return isinstance(e, ValueError) and str(e).startswith("Cannot tell a ")
+
+
+def is_surplus(study: Any, number: int, n: int, done: Sequence[str] = ("COMPLETE",)) -> bool:
     """Whether trial ``number`` (just started) goes past the ``n`` trials wanted: the COMPLETE
     trials plus the live RUNNING ones numbered before it already make ``n`` (two workers
     started the last trial at the same moment; the later one steps back)."""
     ahead = 0
     for t in study.get_trials(deepcopy=False):
-        if t.state.name == "COMPLETE":
+        if t.state.name in done:
             ahead += 1
         elif (
             t.state.name == "RUNNING"

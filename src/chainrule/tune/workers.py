@@ -235,7 +235,7 @@ def _in_main_thread() -> bool:
 def _study_done(handle: Any) -> bool:
     from chainrule.tune.study import count_states
 
-    return count_states(handle.study).get("COMPLETE", 0) >= handle.settings.trials
+    return handle.settings.n_done(count_states(handle.study)) >= handle.settings.trials
 
 
 def _stop(procs: Any, sig: int, wait: float) -> None:
@@ -283,6 +283,7 @@ def worker_main(argv: list[str] | None = None) -> int:
         worker=worker,
         epoch_sleep=spec.get("epoch_sleep", 0.0),
         allow_code=spec.get("allow_code", False),
+        done_states=settings.done_states,
     )
     parent = os.getppid()
     try:  # an orphan (its parent was killed) stops after its trial
