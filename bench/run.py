@@ -72,8 +72,8 @@ import chainrule as cr  # noqa: E402
 N = 128
 MLP_SIZES = (784, 256, 128, 10)
 FW = ("chainrule", "torch", "numpy")
-ROW_BUDGET_S = 40.0  # a row whose rounds would take longer gets fewer rounds (at least 5)
-RSS_MAX_S = 120.0  # per framework: a loaded machine gets a partial epoch (reported as such)
+ROW_BUDGET_S = 30.0  # a row whose rounds would take longer gets fewer rounds (at least 5)
+RSS_MAX_S = 90.0  # per framework: a loaded machine gets a partial epoch (reported as such)
 
 Gemm = tuple[int, int, int, int]  # (count, m, k, n): count products of (m, k) @ (k, n)
 
@@ -469,7 +469,9 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
         f"numpy {env['numpy']} ({blas.get('internal_api')} {blas.get('version')}, kernel "
         f"{blas.get('architecture')}, {blas.get('num_threads')} threads; OPENBLAS_CORETYPE "
         f"{coretype}), torch {env['torch']} ({env['torch_threads']} threads), "
-        f"{env['cpu_count']} CPUs, load average {env['loadavg_start'][0]:.1f} at start, "
+        f"{env['cpu_count']} CPUs, clock: "
+        f"{'process CPU time' if env.get('clock') == 'cpu' else 'wall'}, "
+        f"load average {env['loadavg_start'][0]:.1f} at start, "
         f"{env['loadavg'][0]:.1f} at end, {env['time']}, {env['wall_s']:.0f} s.",
     ]
     return lines
