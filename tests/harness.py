@@ -6,6 +6,7 @@ Tolerances live here, in one place: forward and gradient comparisons with PyTorc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ import torch
 
 import chainrule as cr
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))  # see conftest
 
 TOL = {
     np.dtype("float32"): {"rtol": 1e-4, "atol": 1e-5},
