@@ -402,3 +402,14 @@ def test_property_bce_with_logits_stable_form(x, data):
         torch.tensor(x), torch.tensor(y), reduction="none"
     )
     np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_backward_with_infinite_upstream_gradient_matches_torch():
+    """inf - inf at the target gives nan silently in both frameworks (no NumPy warning)."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    t = np.array([0, 1, 2, 0])
+    cx = cr.tensor(x, requires_grad=True)
+    cr.nn.functional.cross_entropy(cx, cr.tensor(t)).backward(cr.tensor(np.float32(np.inf)))
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.cross_entropy(tx, torch.tensor(t)).backward(torch.tensor(np.inf))
+    np.testing.assert_array_equal(np.asarray(cx.grad), tx.grad.numpy())

@@ -139,6 +139,13 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        # An infinite upstream gradient gives inf - inf = nan at the target, silently, as in
+        # PyTorch; NumPy would warn.
+        with errstate(invalid="ignore", over="ignore"):
+            return CrossEntropy._backward(ctx, g)
+
+    @staticmethod
+    def _backward(ctx, g):
         if ctx.fast:  # ∂L/∂z = (p − onehot(t)) · g / N  (/ N for 'mean' only)
             p, rows, t = ctx.saved_tensors
             reduction, scale = ctx.info
