@@ -76,7 +76,7 @@ class Optimizer:
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._opt_called = False  # read by lr schedulers ("scheduler stepped first?")
-        self._scratch_buf: dict[Any, Array] = {}  # see scratch()
+        self._scratch_buf: dict[Any, Array] = {}  # see _scratch()
 
         from chainrule.nn.module import Module
 
@@ -118,16 +118,17 @@ class Optimizer:
     def _update(self, p: Tensor, g: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update()")
 
-    def scratch(self, like: Array) -> Array:
+    def _scratch(self, like: Array) -> Array:
         """A temporary of ``like``'s shape and dtype for an update's intermediate values (a
         view into one flat buffer per dtype, as large as the largest parameter so far):
-        ``xp.multiply(buf, lr, out=self.scratch(p.data))`` allocates nothing, step after step.
+        ``xp.multiply(buf, lr, out=self._scratch(p.data))`` allocates nothing, step after step.
         Its content is garbage between calls; it is not optimizer state."""
+        bufs = self.__dict__.setdefault("_scratch_buf", {})  # also for copies made without __init__
         key = (type(like), like.dtype)
-        buf = self._scratch_buf.get(key)
+        buf = bufs.get(key)
         if buf is None or buf.size < like.size:
             buf = get_array_module(like).empty(like.size, dtype=like.dtype)
-            self._scratch_buf[key] = buf
+            bufs[key] = buf
         return buf[: like.size].reshape(like.shape)
 
     # ---- groups ----

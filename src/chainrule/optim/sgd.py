@@ -105,4 +105,4 @@ class SGD(Optimizer):
                 buf += g if dampening == 0 else g * (1 - dampening)  # g * 1 == g exactly
             g = g + buf * momentum if group["nesterov"] else buf
         # θ -= γ g, through a reused temporary (no allocation per step; same rounding)
-        p.data -= get_array_module(g).multiply(g, group["lr"], out=self.scratch(g))
+        p.data -= get_array_module(g).multiply(g, group["lr"], out=self._scratch(g))
