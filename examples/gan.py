@@ -22,7 +22,18 @@ A PNG grid of samples from a fixed set of latent vectors is saved after every ep
     python examples/gan.py --full                # Fashion-MNIST, 28x28, 5 epochs
     python examples/gan.py --dataset fashion --train-size 6000 --epochs 3
 
-Measured (see the issue 6 report): in ``SHORT`` / ``FULL`` below.
+Measured on the project's 2-core machine, shared with other jobs (load 9-11), one BLAS thread:
+
+- short (digits 8x8, 12 epochs of 22 steps): 8.7 s of CPU (26 s wall under that load). D's
+  accuracy on generated images peaks at 0.96-0.98 (epochs 2-4), then falls below 0.9 at
+  epoch 5-7 and ends at 0.717 / 0.751 / 0.741 (seeds 0 / 1 / 2), with D's accuracy on real
+  images 0.70-0.73: the two nets near balance. Sample diversity ends at 0.95-1.03 of the
+  real digits' (no mode collapse); the samples are blurry digit shapes.
+- ``--full`` (Fashion-MNIST 28x28, 5 epochs of 937 steps): 2,826 s wall under that load,
+  about 12 min of CPU (0.15 s per step, timed on a 200-step run). D's accuracy on generated
+  images 0.946, 0.878, 0.810, 0.766, 0.747 by epoch, on real ones 0.923 -> 0.730; diversity
+  0.96-0.98; from epoch 3 the grid shows recognisable pullovers, trousers, sneakers, dresses
+  and bags.
 """
 
 from __future__ import annotations
@@ -90,7 +101,7 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
     log: dict[str, list[float]] = {k: [] for k in
                                    ("loss_d", "loss_g", "acc_real", "acc_fake", "diversity")}
     n, b = len(x), args.batch_size
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for epoch in range(args.epochs):
         perm = np.asarray(rng.permutation(n))
         sums = np.zeros(4)
@@ -133,16 +144,17 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
                 value_range=(-1.0, 1.0),
                 title=f"{args.dataset} DCGAN, epoch {epoch + 1}: D loss {mean[0]:.2f}, "
                       f"G loss {mean[1]:.2f}, D acc on fakes {mean[3]:.0%}")
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     if not args.no_plot:
         plot_curves(log, out / "curves.png", args.dataset)
-    return {"log": log, "wall_s": wall, "generator": g, "discriminator": d,
+    return {"log": log, "wall_s": wall, "cpu_s": cpu, "generator": g, "discriminator": d,
             "samples": generate(g, fixed_z), "real_diversity": real_div, "out": out}
 
 
 def plot_curves(log: dict[str, list[float]], path: Path, dataset: str) -> None:
     try:
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return
     epochs = np.arange(1, len(log["loss_d"]) + 1)
@@ -160,6 +172,8 @@ def plot_curves(log: dict[str, list[float]], path: Path, dataset: str) -> None:
     top = max(1.05, max(log["diversity"]) + 0.05)
     ax2.set(xlabel="epoch", ylabel="fraction", ylim=(0, top), title="discriminator")
     ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(f"DCGAN on {dataset}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -208,8 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with threads(args.threads):
         result = train(args, x)
     log = result["log"]
-    print(f"done in {result['wall_s']:.1f} s: D accuracy on generated images "
-          f"{log['acc_fake'][-1]:.3f} (lowest {min(log['acc_fake']):.3f}), diversity "
+    print(f"done in {result['wall_s']:.1f} s wall / {result['cpu_s']:.1f} s CPU: D accuracy "
+          f"on generated images {log['acc_fake'][-1]:.3f} (lowest "
+          f"{min(log['acc_fake']):.3f}), diversity "
           f"{log['diversity'][-1]:.3f}; grids in {result['out']}")
     return result
 
