@@ -293,3 +293,34 @@ def test_read_only_assigned_grad_is_not_written():
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
     np.testing.assert_array_equal(frozen, [1.0, 1.0])
+
+
+# ---- Tensor.backward(gradient): no copy of the caller's array, never written ----
+class _WritesUpstream(cr.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        g *= 2  # breaks the contract: backward must not modify its upstream gradient
+        return (g,)
+
+
+def test_explicit_gradient_is_neither_written_nor_aliased():
+    u = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    x = cr.tensor(np.ones((2, 2), np.float32), requires_grad=True)
+    (x + 0.0).backward(u)  # the upstream array itself flows to the leaf
+    np.testing.assert_array_equal(x.grad.data, u)
+    assert not np.shares_memory(x.grad.data, u)
+    x.grad.data *= 0
+    np.testing.assert_array_equal(u, [[1.0, 2.0], [3.0, 4.0]])
+    assert u.flags.writeable  # the caller's array keeps its flags
+
+
+def test_backward_writing_into_the_root_gradient_is_an_error():
+    u = np.ones(3, np.float32)
+    x = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match="read-only"):
+        _WritesUpstream.apply(x).backward(u)
+    np.testing.assert_array_equal(u, np.ones(3))

@@ -190,7 +190,14 @@ class Tensor:
                 raise RuntimeError(
                     f"backward: gradient has shape {g.shape}, expected {self.data.shape}"
                 )
-            g = g.astype(self.data.dtype, copy=True)
+            # No copy of the caller's array (a full pass on big gradients): backward functions
+            # never write into their upstream gradient (CONTRIBUTING), a read-only view turns
+            # any attempt into an error instead of a silent change to the caller's array, and
+            # a leaf that receives it copies it (Note [gradient ownership]).
+            g = g.astype(self.data.dtype, copy=False)
+            if isinstance(g, np.ndarray):
+                g = g.view()
+                g.flags.writeable = False
         backward(self, g, retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
