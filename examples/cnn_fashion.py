@@ -63,8 +63,18 @@ import chainrule as cr
 
 SHORT = {"train": 3000, "test": 2000, "epochs": {"lenet5": 5, "vgg": 2}}
 FULL = {"train": None, "test": None, "epochs": {"lenet5": 8, "vgg": 6}}
-CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def build(name: str, dropout: float = 0.25) -> cr.nn.Module:
@@ -84,8 +94,10 @@ def map_layers(name: str) -> dict[str, str]:
     """Where to look at feature maps (after each convolution's ReLU), with row titles."""
     if name == "lenet5":
         return {"1": "conv1 + ReLU", "4": "conv2 + ReLU"}
-    return {"features.0.act": "block 1: conv, BN, ReLU",
-            "features.1.act": "block 2: conv, BN, ReLU"}
+    return {
+        "features.0.act": "block 1: conv, BN, ReLU",
+        "features.1.act": "block 2: conv, BN, ReLU",
+    }
 
 
 def threads(n: int | None) -> Any:
@@ -98,32 +110,48 @@ def threads(n: int | None) -> Any:
     return threadpool_limits(n)
 
 
-def train(name: str, data: tuple, epochs: int, args: argparse.Namespace,
-          watch_test: bool) -> dict[str, Any]:
+def train(
+    name: str, data: tuple, epochs: int, args: argparse.Namespace, watch_test: bool
+) -> dict[str, Any]:
     """Build, train with ``fit`` and evaluate one model; returns accuracies and times."""
     (x, y), (xt, yt) = data
     cr.manual_seed(args.seed)
     model = build(name, args.dropout)
     opt = cr.optim.Adam(model.parameters(), lr=args.lr)
     steps = -(-len(x) // args.batch_size)
-    sched = cr.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=epochs,
-                                             steps_per_epoch=steps)
+    sched = cr.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, epochs=epochs, steps_per_epoch=steps
+    )
     model.compile(optimizer=opt, loss="cross_entropy", metrics=["accuracy"])
     callbacks = [cr.callbacks.LearningRateScheduler(sched, interval="step")]
     t0, c0 = time.perf_counter(), time.process_time()
-    history = model.fit(x, y, batch_size=args.batch_size, epochs=epochs, seed=args.seed,
-                        validation_data=(xt, yt) if watch_test else None,
-                        validation_batch_size=1000, callbacks=callbacks,
-                        verbose=args.verbose)
+    history = model.fit(
+        x,
+        y,
+        batch_size=args.batch_size,
+        epochs=epochs,
+        seed=args.seed,
+        validation_data=(xt, yt) if watch_test else None,
+        validation_batch_size=1000,
+        callbacks=callbacks,
+        verbose=args.verbose,
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     loss, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
-    return {"model": model, "history": history.history, "test_acc": float(acc),
-            "test_loss": float(loss), "wall_s": wall, "cpu_s": cpu,
-            "params": model.num_parameters()}
+    return {
+        "model": model,
+        "history": history.history,
+        "test_acc": float(acc),
+        "test_loss": float(loss),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "params": model.num_parameters(),
+    }
 
 
-def save_figures(name: str, model: cr.nn.Module, image: np.ndarray, label: int,
-                 out: Path) -> list[Path]:
+def save_figures(
+    name: str, model: cr.nn.Module, image: np.ndarray, label: int, out: Path
+) -> list[Path]:
     from chainrule import viz
 
     out.mkdir(parents=True, exist_ok=True)
@@ -135,9 +163,14 @@ def save_figures(name: str, model: cr.nn.Module, image: np.ndarray, label: int,
     titles = [f"{layers[k]}\n({k})" for k in maps]
     pred = int(model.predict(image[None], verbose=0).argmax())
     viz.plot_feature_maps(
-        maps, paths[1], image=image, max_channels=8, layer_titles=titles,
+        maps,
+        paths[1],
+        image=image,
+        max_channels=8,
+        layer_titles=titles,
         title=f"{name}: feature maps of one test image (true: {CLASSES[label]}, "
-              f"predicted: {CLASSES[pred]}); each map scaled to its own range")
+        f"predicted: {CLASSES[pred]}); each map scaled to its own range",
+    )
     return paths
 
 
@@ -150,8 +183,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--test-size", type=int, default=None, help="first N test images")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
-    p.add_argument("--dropout", type=float, default=0.25,
-                   help="VGG-style: after each block (the classifier's is twice, at most 0.5)")
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=0.25,
+        help="VGG-style: after each block (the classifier's is twice, at most 0.5)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
     p.add_argument("--out", type=Path, default=Path("runs/examples/cnn_fashion"))
@@ -170,21 +207,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_train = args.train_size or mode["train"] or len(x)
     n_test = args.test_size or mode["test"] or len(xt)
     data = ((x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test]))
-    print(f"Fashion-MNIST: {n_train} training and {n_test} test images "
-          f"({'full' if args.full else 'short'} run), batch {args.batch_size}, "
-          f"Adam one-cycle peak lr {args.lr}, seed {args.seed}")
+    print(
+        f"Fashion-MNIST: {n_train} training and {n_test} test images "
+        f"({'full' if args.full else 'short'} run), batch {args.batch_size}, "
+        f"Adam one-cycle peak lr {args.lr}, seed {args.seed}"
+    )
     results: dict[str, Any] = {}
     with threads(args.threads):
         for name in names:
             epochs = args.epochs or mode["epochs"][name]
             r = train(name, data, epochs, args, watch_test=args.full)
             r["epochs"] = epochs
-            print(f"{name}: {r['params']:,} parameters, {epochs} epochs, test accuracy "
-                  f"{r['test_acc']:.4f} (loss {r['test_loss']:.4f}), fit {r['wall_s']:.1f} s "
-                  f"wall / {r['cpu_s']:.1f} s CPU", flush=True)
+            print(
+                f"{name}: {r['params']:,} parameters, {epochs} epochs, test accuracy "
+                f"{r['test_acc']:.4f} (loss {r['test_loss']:.4f}), fit {r['wall_s']:.1f} s "
+                f"wall / {r['cpu_s']:.1f} s CPU",
+                flush=True,
+            )
             if not args.no_plot:
-                r["figures"] = save_figures(name, r["model"], data[1][0][0], int(data[1][1][0]),
-                                            args.out)
+                r["figures"] = save_figures(
+                    name, r["model"], data[1][0][0], int(data[1][1][0]), args.out
+                )
                 print("  figures: " + ", ".join(str(p) for p in r["figures"]))
             results[name] = r
     return results

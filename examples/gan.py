@@ -98,8 +98,9 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
     real_div = mean_pairwise_distance(x[:256])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log: dict[str, list[float]] = {k: [] for k in
-                                   ("loss_d", "loss_g", "acc_real", "acc_fake", "diversity")}
+    log: dict[str, list[float]] = {
+        k: [] for k in ("loss_d", "loss_g", "acc_real", "acc_fake", "diversity")
+    }
     n, b = len(x), args.batch_size
     t0, c0 = time.perf_counter(), time.process_time()
     for epoch in range(args.epochs):
@@ -107,14 +108,15 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
         sums = np.zeros(4)
         steps = 0
         for i in range(0, n - b + 1, b):  # full batches only: batch norm sees b images
-            real = cr.tensor(x[perm[i:i + b]])
+            real = cr.tensor(x[perm[i : i + b]])
             z = g.sample_latent(b, generator=rng)
             fake = g(z)
             # D step: push l(real) up, l(fake) down; fake is detached so G gets no gradient
             opt_d.zero_grad()
             l_real, l_fake = d(real), d(fake.detach())
-            loss_d = (F.binary_cross_entropy_with_logits(l_real, cr.ones(b, 1))
-                      + F.binary_cross_entropy_with_logits(l_fake, cr.zeros(b, 1)))
+            loss_d = F.binary_cross_entropy_with_logits(
+                l_real, cr.ones(b, 1)
+            ) + F.binary_cross_entropy_with_logits(l_fake, cr.zeros(b, 1))
             loss_d.backward()
             opt_d.step()
             # G step: make D call the same fakes real; D is frozen meanwhile, so the backward
@@ -125,30 +127,48 @@ def train(args: argparse.Namespace, x: np.ndarray) -> dict[str, Any]:
             loss_g.backward()
             d.requires_grad_(True)
             opt_g.step()
-            sums += (loss_d.item(), loss_g.item(), float((l_real.data > 0).mean()),
-                     float((l_fake.data < 0).mean()))
+            sums += (
+                loss_d.item(),
+                loss_g.item(),
+                float((l_real.data > 0).mean()),
+                float((l_fake.data < 0).mean()),
+            )
             steps += 1
         mean = sums / max(steps, 1)
         samples = generate(g, fixed_z)
         diversity = mean_pairwise_distance(samples) / real_div
         for k, v in zip(log, (*mean, diversity)):
             log[k].append(float(v))
-        print(f"epoch {epoch + 1:3d}/{args.epochs}  D loss {mean[0]:.3f}  G loss {mean[1]:.3f}"
-              f"  D acc real {mean[2]:.3f} fake {mean[3]:.3f}  diversity {diversity:.3f}"
-              f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1:3d}/{args.epochs}  D loss {mean[0]:.3f}  G loss {mean[1]:.3f}"
+            f"  D acc real {mean[2]:.3f} fake {mean[3]:.3f}  diversity {diversity:.3f}"
+            f"  ({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
         if not args.no_plot:
             from chainrule import viz
 
             viz.save_image_grid(
-                samples, out / f"samples_epoch_{epoch + 1:03d}.png", nrow=8,
+                samples,
+                out / f"samples_epoch_{epoch + 1:03d}.png",
+                nrow=8,
                 value_range=(-1.0, 1.0),
                 title=f"{args.dataset} DCGAN, epoch {epoch + 1}: D loss {mean[0]:.2f}, "
-                      f"G loss {mean[1]:.2f}, D acc on fakes {mean[3]:.0%}")
+                f"G loss {mean[1]:.2f}, D acc on fakes {mean[3]:.0%}",
+            )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     if not args.no_plot:
         plot_curves(log, out / "curves.png", args.dataset)
-    return {"log": log, "wall_s": wall, "cpu_s": cpu, "generator": g, "discriminator": d,
-            "samples": generate(g, fixed_z), "real_diversity": real_div, "out": out}
+    return {
+        "log": log,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "generator": g,
+        "discriminator": d,
+        "samples": generate(g, fixed_z),
+        "real_diversity": real_div,
+        "out": out,
+    }
 
 
 def plot_curves(log: dict[str, list[float]], path: Path, dataset: str) -> None:
@@ -217,15 +237,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
     x = load(args.dataset, args.train_size)
-    print(f"DCGAN on {args.dataset}: {len(x)} images {x.shape[1:]}, latent {args.latent}, "
-          f"width {args.width}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}")
+    print(
+        f"DCGAN on {args.dataset}: {len(x)} images {x.shape[1:]}, latent {args.latent}, "
+        f"width {args.width}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
+    )
     with threads(args.threads):
         result = train(args, x)
     log = result["log"]
-    print(f"done in {result['wall_s']:.1f} s wall / {result['cpu_s']:.1f} s CPU: D accuracy "
-          f"on generated images {log['acc_fake'][-1]:.3f} (lowest "
-          f"{min(log['acc_fake']):.3f}), diversity "
-          f"{log['diversity'][-1]:.3f}; grids in {result['out']}")
+    print(
+        f"done in {result['wall_s']:.1f} s wall / {result['cpu_s']:.1f} s CPU: D accuracy "
+        f"on generated images {log['acc_fake'][-1]:.3f} (lowest "
+        f"{min(log['acc_fake']):.3f}), diversity "
+        f"{log['diversity'][-1]:.3f}; grids in {result['out']}"
+    )
     return result
 
 

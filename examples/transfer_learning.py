@@ -92,8 +92,15 @@ def few_labels(x: np.ndarray, y: np.ndarray, per_class: int, seed: int) -> tuple
     return x[take], y[take]
 
 
-def fit(model: cr.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float,
-        batch_size: int, seed: int) -> None:
+def fit(
+    model: cr.nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = cr.optim.Adam(params, lr=lr)
     model.compile(optimizer=opt, loss="cross_entropy", metrics=["accuracy"])
@@ -105,16 +112,27 @@ def pretrain(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, path: Path)
     model = build(args.model)
     steps = -(-len(x) // 128)
     opt = cr.optim.Adam(model.parameters(), lr=3e-3)
-    sched = cr.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, epochs=args.pretrain_epochs,
-                                             steps_per_epoch=steps)
+    sched = cr.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=3e-3, epochs=args.pretrain_epochs, steps_per_epoch=steps
+    )
     model.compile(optimizer=opt, loss="cross_entropy", metrics=["accuracy"])
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=args.pretrain_epochs, seed=args.seed, verbose=0,
-              callbacks=[cr.callbacks.LearningRateScheduler(sched, interval="step")])
+    model.fit(
+        x,
+        y,
+        batch_size=128,
+        epochs=args.pretrain_epochs,
+        seed=args.seed,
+        verbose=0,
+        callbacks=[cr.callbacks.LearningRateScheduler(sched, interval="step")],
+    )
     wall = time.perf_counter() - t0
     path.parent.mkdir(parents=True, exist_ok=True)
-    cr.save(model.state_dict(), path, metadata={"task": "fashion-mnist classes 0-4",
-                                                "model": args.model})
+    cr.save(
+        model.state_dict(),
+        path,
+        metadata={"task": "fashion-mnist classes 0-4", "model": args.model},
+    )
     return {"wall_s": wall, "model": model}
 
 
@@ -131,8 +149,11 @@ def run_pair(args: argparse.Namespace, weights: Path, data: tuple, seed: int) ->
         t0 = time.perf_counter()
         fit(model, xl, yl, args.epochs, args.lr, args.batch_size, seed)
         acc = model.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
-        out[mode] = {"acc": float(acc), "wall_s": time.perf_counter() - t0,
-                     "trainable": model.num_parameters(trainable_only=True)}
+        out[mode] = {
+            "acc": float(acc),
+            "wall_s": time.perf_counter() - t0,
+            "trainable": model.num_parameters(trainable_only=True),
+        }
     return out
 
 
@@ -150,8 +171,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--full", action="store_true", help="pretrain on all 30,000 source images")
     p.add_argument("--model", choices=("lenet5", "vgg"), default="lenet5")
-    p.add_argument("--weights", type=Path, default=None,
-                   help="start from this safetensors state_dict instead of pretraining")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="start from this safetensors state_dict instead of pretraining",
+    )
     p.add_argument("--pretrain-size", type=int, default=None)
     p.add_argument("--pretrain-epochs", type=int, default=None)
     p.add_argument("--labels", type=int, default=50, help="labelled images per target class")
@@ -183,32 +208,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             weights = args.out / f"pretrained_{args.model}_classes0-4.safetensors"
             pre = pretrain(args, xs, ys, weights)
             src_test = split(xt, yt, SOURCE)
-            src_acc = pre["model"].evaluate(*src_test, batch_size=1000, verbose=0,
-                                            return_dict=True)["accuracy"]
+            src_acc = pre["model"].evaluate(
+                *src_test, batch_size=1000, verbose=0, return_dict=True
+            )["accuracy"]
             result.update(pretrain_wall_s=pre["wall_s"], source_acc=float(src_acc))
-            print(f"pretrained {args.model} on classes 0-4: {len(xs)} images, "
-                  f"{args.pretrain_epochs} epochs, {pre['wall_s']:.1f} s; source test accuracy "
-                  f"{src_acc:.4f}; saved {weights}")
+            print(
+                f"pretrained {args.model} on classes 0-4: {len(xs)} images, "
+                f"{args.pretrain_epochs} epochs, {pre['wall_s']:.1f} s; source test accuracy "
+                f"{src_acc:.4f}; saved {weights}"
+            )
         else:
             weights = args.weights
             print(f"starting from {weights}")
-        print(f"target: classes 5-9, {args.labels} labels per class, {args.epochs} epochs, "
-              f"Adam lr {args.lr}, batch {args.batch_size}; test: {len(test[0])} images")
+        print(
+            f"target: classes 5-9, {args.labels} labels per class, {args.epochs} epochs, "
+            f"Adam lr {args.lr}, batch {args.batch_size}; test: {len(test[0])} images"
+        )
         for seed in range(args.seeds):
             data = (few_labels(xtarget, ytarget, args.labels, seed), test)
             pair = run_pair(args, weights, data, seed)
             result["pairs"].append(pair)
             ft, sc = pair["fine-tuned"], pair["scratch"]
-            print(f"seed {seed}: fine-tuned {ft['acc']:.4f} ({ft['trainable']:,} trainable, "
-                  f"{ft['wall_s']:.1f} s)  from scratch {sc['acc']:.4f} "
-                  f"({sc['trainable']:,} trainable, {sc['wall_s']:.1f} s)", flush=True)
+            print(
+                f"seed {seed}: fine-tuned {ft['acc']:.4f} ({ft['trainable']:,} trainable, "
+                f"{ft['wall_s']:.1f} s)  from scratch {sc['acc']:.4f} "
+                f"({sc['trainable']:,} trainable, {sc['wall_s']:.1f} s)",
+                flush=True,
+            )
     gains = np.array([p["fine-tuned"]["acc"] - p["scratch"]["acc"] for p in result["pairs"]])
     ft = np.array([p["fine-tuned"]["acc"] for p in result["pairs"]])
     sc = np.array([p["scratch"]["acc"] for p in result["pairs"]])
     result.update(gains=gains, fine_tuned=ft, scratch=sc)
-    print(f"mean over {len(gains)} seeds: fine-tuned {ft.mean():.4f} +- {ft.std():.4f}, "
-          f"from scratch {sc.mean():.4f} +- {sc.std():.4f}, gain {gains.mean():+.4f} "
-          f"(min {gains.min():+.4f})")
+    print(
+        f"mean over {len(gains)} seeds: fine-tuned {ft.mean():.4f} +- {ft.std():.4f}, "
+        f"from scratch {sc.mean():.4f} +- {sc.std():.4f}, gain {gains.mean():+.4f} "
+        f"(min {gains.min():+.4f})"
+    )
     return result
 
 
