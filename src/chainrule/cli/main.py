@@ -26,7 +26,7 @@ from chainrule.cli._common import Parser, UsageError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: the built-in subcommands, in help order (module ``chainrule.cli.<name>_cmd``)
-COMMANDS = ("train", "resume", "evaluate", "predict", "summary", "datasets")
+COMMANDS = ("train", "resume", "evaluate", "predict", "summary", "datasets", "export")
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -45,6 +45,7 @@ examples:
   chainrule evaluate runs/digits-cnn-20250101-120000
   chainrule predict runs/digits-cnn-20250101-120000 image.png digits.npy
   chainrule summary configs/fashion_lenet5.toml
+  chainrule export runs/digits-cnn-20250101-120000 -o digits_cnn.onnx
   chainrule datasets
 
 'chainrule COMMAND --help' describes each command."""

@@ -25,15 +25,18 @@ from chainrule.io._atomic import atomic_write, clean_stale_temp_files, is_temp_f
 from chainrule.io._errors import CheckpointError
 from chainrule.io.arrays import load_array
 from chainrule.io.checkpoint import FORMAT_VERSION, load, read_metadata, save
+from chainrule.io.onnx import export_onnx, load_onnx_weights
 
 __all__ = [
     "FORMAT_VERSION",
     "CheckpointError",
     "atomic_write",
     "clean_stale_temp_files",
+    "export_onnx",
     "is_temp_file",
     "load",
     "load_array",
+    "load_onnx_weights",
     "read_metadata",
     "save",
 ]
