@@ -362,3 +362,18 @@ def test_progress_bar_verbosity(capsys) -> None:
     model().fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[C.ProgressBar(1, buf)])
     text = buf.getvalue()
     assert "Epoch 1/2" in text and "Epoch 2/2" in text and "4/4" in text and "accuracy" in text
+
+
+def test_progress_bar_times_an_epoch_resumed_mid_way() -> None:
+    """A resumed epoch gets no on_epoch_begin: its one-line time counts from the resume, not
+    from the clock's origin."""
+    import re
+
+    buf = io.StringIO()
+    bar = C.ProgressBar(2, buf)
+    bar.set_params({"epochs": 3, "steps": 4})
+    bar.on_train_begin()
+    bar.on_train_batch_end(2, {"loss": 1.0})
+    bar.on_epoch_end(1, {"loss": 1.0})
+    seconds = float(re.search(r"- ([0-9.]+)s -", buf.getvalue()).group(1))
+    assert seconds < 60, buf.getvalue()

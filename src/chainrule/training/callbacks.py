@@ -304,6 +304,10 @@ class ProgressBar(Callback):
             dynamic_ncols=True,
         )
 
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # An epoch resumed mid-way gets no on_epoch_begin: time it from the resume.
+        self._t0 = time.perf_counter()
+
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._open(epoch)
 
