@@ -26,7 +26,7 @@ from onnx import helper, numpy_helper  # noqa: E402
 
 import cli_helpers  # noqa: E402
 from chainrule.io import CheckpointError  # noqa: E402
-from chainrule.io.onnx._export import ExportError  # noqa: E402
+from chainrule.io.onnx import ExportError  # noqa: E402
 
 nn = cr.nn
 TOL = 1e-5
@@ -70,9 +70,15 @@ def _forward(
             out = model(**dict(zip(names, xs))) if names else model(*xs)
     finally:
         model.train(was)
+    return [o.data for o in _leaves(out)]
+
+
+def _leaves(out) -> list[cr.Tensor]:
     if isinstance(out, dict):
         out = list(out.values())
-    return [o.data for o in (out if isinstance(out, (tuple, list)) else [out])]
+    if isinstance(out, (tuple, list)):
+        return [leaf for o in out for leaf in _leaves(o)]
+    return [out]
 
 
 def assert_matches(got: np.ndarray, want: np.ndarray, what: str = "") -> None:
@@ -232,6 +238,19 @@ LAYERS = [
     ("step", lambda: nn.Step(), (6,)),
     ("maxout", lambda: nn.Maxout(6, 3, 2), (6,)),
     ("argmax", lambda: nn.Sequential(nn.Linear(6, 4), nn.Argmax()), (6,)),
+    ("lstm", lambda: nn.LSTM(3, 5, batch_first=True), (4, 3)),
+    (
+        "lstm_2_layers_bidirectional",
+        lambda: nn.LSTM(3, 5, 2, batch_first=True, bidirectional=True),
+        (4, 3),
+    ),
+    ("lstm_time_major", lambda: nn.LSTM(3, 5), (4, 3)),
+    ("gru_bidirectional", lambda: nn.GRU(3, 5, batch_first=True, bidirectional=True), (4, 3)),
+    (
+        "rnn_relu_no_bias",
+        lambda: nn.RNN(3, 5, nonlinearity="relu", bias=False, batch_first=True),
+        (4, 3),
+    ),
 ]
 
 
@@ -366,15 +385,86 @@ def test_static_batch(tmp_path):
         _session(path).run(None, {"input": np.zeros((2, 1, 8, 8), np.float32)})
 
 
+class _Tagger(nn.Module):
+    """Tokens -> embedding -> bidirectional GRU -> per-step class log-probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20, 6)
+        self.rnn = nn.GRU(6, 8, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(16, 5)
+
+    def forward(self, tokens):
+        y, _ = self.rnn(self.emb(tokens))
+        return self.out(y).log_softmax(-1)
+
+
+def test_dynamic_batch_and_sequence_length(tmp_path):
+    model = _randomize(_Tagger())
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tagger.onnx"
+    cr.io.export_onnx(
+        model,
+        cr.Tensor(rng.integers(0, 20, (2, 7))),
+        path,
+        dynamic_axes={"input": {0: "batch", 1: "length"}},
+    )
+    sess = _session(path)
+    assert sess.get_inputs()[0].shape == ["batch", "length"]
+    assert sess.get_outputs()[0].shape == ["batch", "length", 5]
+    for batch, length in ((1, 3), (4, 11)):
+        tokens = rng.integers(0, 20, (batch, length))
+        assert_matches(sess.run(None, {"input": tokens})[0], _forward(model, [tokens])[0])
+    with pytest.raises(ValueError, match="dynamic_axes names 'tokens', which is not an input"):
+        cr.io.export_onnx(
+            model, cr.Tensor(rng.integers(0, 20, (2, 7))), path, dynamic_axes={"tokens": [0]}
+        )
+
+
+def test_recurrent_state_given_as_inputs(tmp_path):
+    class WithState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, num_layers=2, batch_first=True)
+
+        def forward(self, x, h0, c0):
+            y, (h, c) = self.lstm(x, (h0, c0))
+            return y, h, c
+
+    model = _randomize(WithState())
+    rng = np.random.default_rng(0)
+    example = {
+        "x": cr.randn(2, 5, 3),
+        "h0": cr.randn(2, 2, 4),
+        "c0": cr.randn(2, 2, 4),
+    }
+    path = tmp_path / "state.onnx"
+    cr.io.export_onnx(
+        model, example, path, dynamic_axes={"x": [0, 1], "h0": {1: "batch"}, "c0": {1: "batch"}}
+    )
+    sess = _session(path)
+    feeds = {
+        "x": rng.standard_normal((3, 6, 3)),
+        "h0": rng.standard_normal((2, 3, 4)),
+        "c0": rng.standard_normal((2, 3, 4)),
+    }
+    feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    got = sess.run(None, feeds)
+    want = _forward(model, list(feeds.values()), list(feeds))
+    for g, w in zip(got, want):
+        assert_matches(g, w)
+
+
 # ---- what cannot be exported: clear errors ----
 def test_unsupported_layer_names_the_layer_and_lists_what_is_supported(tmp_path):
-    model = nn.Sequential(nn.Linear(3, 3), nn.LSTM(3, 4, batch_first=True))
-    with pytest.raises(ValueError) as info:
-        cr.io.export_onnx(model, cr.randn(2, 5, 3), tmp_path / "lstm.onnx")
+    pred, target = cr.Input(shape=(3,), name="pred"), cr.Input(shape=(3,), name="target")
+    model = cr.Model([pred, target], nn.HuberLoss()(nn.Linear(3, 3)(pred), target))
+    with pytest.raises(ExportError) as info:
+        cr.io.export_onnx(model, (cr.randn(2, 3), cr.randn(2, 3)), tmp_path / "loss.onnx")
     msg = str(info.value)
     for frag in (
-        "layer '1' (LSTM)",
-        "LSTMLayer",
+        "layer 'huberloss' (HuberLoss)",
+        "op Huber",
         "no ONNX converter",
         "Supported layers",
         "Conv2d",
@@ -382,7 +472,7 @@ def test_unsupported_layer_names_the_layer_and_lists_what_is_supported(tmp_path)
         "ResidualBlock",
     ):
         assert frag in msg, (frag, msg)
-    assert not (tmp_path / "lstm.onnx").exists()
+    assert not (tmp_path / "loss.onnx").exists()
 
 
 def test_tensor_from_numpy_inside_forward_is_refused(tmp_path):

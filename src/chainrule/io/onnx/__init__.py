@@ -7,6 +7,14 @@ r"""ONNX export and weight import, so chainrule models run in onnxruntime and el
   ``model.load_state_dict(load_onnx_weights(path))`` brings weights back, e.g. after
   fine-tuning elsewhere and re-exporting).
 
+What exports: ``Sequential`` models, functional ``chainrule.Model`` graphs, the zoo and its
+blocks, and custom modules, as long as their forward uses chainrule ops that have a
+converter: linear layers, convolutions (every padding mode, dilation, groups) and transposed
+convolutions, max/average/adaptive/Lp pooling, batch and layer norm, embeddings, dropout
+(eval: the identity), RNN/LSTM/GRU layers, the activations, merges, and the tensor methods
+(arithmetic, reductions, reshapes, indexing, comparisons). An op without one is an
+:class:`ExportError` naming the layer that used it.
+
 Both need the optional packages ``onnx`` (and ``onnxruntime`` to verify an export):
 ``pip install 'chainrule[onnx]'``. Neither is imported until one of these functions runs.
 """
@@ -14,11 +22,29 @@ Both need the optional packages ``onnx`` (and ``onnxruntime`` to verify an expor
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["export_onnx", "load_onnx_weights"]
+__all__ = ["ExportError", "export_onnx", "load_onnx_weights"]
+
+
+class ExportError(ValueError):
+    """A model that cannot be expressed as an ONNX graph; the message names the layer and the
+    op, and what would make it exportable."""
+
+
+def _require(name: str, what: str) -> Any:
+    """Import ``onnx`` or ``onnxruntime``, or say how to install them."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise ImportError(
+            f"{what} needs the {name!r} package, which is not installed: "
+            f"pip install 'chainrule[onnx]' ({e})"
+        ) from None
 
 
 def export_onnx(
@@ -29,6 +55,7 @@ def export_onnx(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     dynamic_batch: bool = True,
+    dynamic_axes: Mapping[str, Sequence[int] | Mapping[int, str]] | None = None,
     opset: int = 17,
     verify: bool = True,
     external_data: bool = False,
@@ -40,9 +67,10 @@ def export_onnx(
     and converted to ONNX nodes (see Note [op-level tracing] in
     :mod:`chainrule.io.onnx._trace`): ``Sequential`` models, functional ``chainrule.Model``
     graphs, the zoo's blocks and custom modules export alike. The model is traced twice, the
-    second time on a batch one sample larger (``dynamic_batch``) or with other values, to
-    find the batch axis of every shape and to refuse what a fixed graph cannot express
-    (control flow on values, tensors built from NumPy inside ``forward``).
+    second time with each dynamic axis longer (one more sample for ``dynamic_batch``) or
+    with other values, to find which sizes in every shape follow the inputs and to refuse
+    what a fixed graph cannot express (control flow on values, tensors built from NumPy
+    inside ``forward``).
 
     The graph computes :math:`y = f_\theta(x)` with :math:`\theta` stored as initializers
     named by ``state_dict`` keys (``features.0.conv.weight``); the graph is checked with
@@ -57,7 +85,11 @@ def export_onnx(
         path: the ``.onnx`` file to write.
         input_names, output_names: graph value names; by default a functional model's own
             names, a dict's keys, else ``input``/``output`` (``input_0``, ... when several).
-        dynamic_batch: make axis 0 of every input (and the outputs' batch axes) symbolic.
+        dynamic_batch: make axis 0 of every input symbolic (named ``batch``; for a
+            time-major recurrent model that axis is the sequence length).
+        dynamic_axes: instead, the symbolic axes of each input, by input name:
+            ``{"tokens": [0, 1]}`` or ``{"tokens": {0: "batch", 1: "length"}}``. Axes with
+            the same name must have the same size. The outputs' symbolic axes follow.
         opset: the ONNX operator set, from 13 to the installed ``onnx``'s newest.
         verify: compare onnxruntime's outputs with chainrule's (skipped if it is missing).
         external_data: store the weights in ``<path>.data`` next to the file (automatic
@@ -68,9 +100,10 @@ def export_onnx(
 
     Raises:
         ImportError: ``onnx`` is not installed (the message says how to install it).
-        ValueError: an op or layer has no converter (the message names the layer, the op and
-            lists what is supported), the model's two traces differ, bad arguments, or the
-            verification failed.
+        ExportError: (a ``ValueError``) an op or layer has no converter (the message names
+            the layer, the op and lists what is supported), the model's two traces differ,
+            or the verification failed.
+        ValueError: bad arguments (opset, names, dynamic axes).
         TypeError: ``model`` is not a Module or ``example_input`` holds something else.
 
     Example:
@@ -91,8 +124,9 @@ def export_onnx(
         input_names=input_names,
         output_names=output_names,
         dynamic_batch=dynamic_batch,
+        dynamic_axes=dynamic_axes,
         opset=opset,
-        verify=verify,
+        verify_outputs=verify,
         external_data=external_data,
     )
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.io.onnx._convert_shape import circular_pad, reshape_dynamic
 from chainrule.ops import activation as ACT
 from chainrule.ops import activation_gelu as G
 from chainrule.ops import activation_pointwise as AP
@@ -29,7 +30,7 @@ from chainrule.ops import normalization as N
 from chainrule.ops import pooling as P
 
 if TYPE_CHECKING:
-    from chainrule.io.onnx._export import Cx
+    from chainrule.io.onnx._exporter import Cx
 
 __all__ = ["NN_CONVERTERS"]
 
@@ -54,8 +55,6 @@ def _conv(cx: Cx) -> str:
         spatial = [(pl, pr)] if one_d else [(pt, pb), (pl, pr)]
         widths = [(0, 0), (0, 0), *spatial]
         if mode == "circular":
-            from chainrule.io.onnx._convert import circular_pad
-
             x = circular_pad(cx, x, widths, cx.shape(x_obj))
         else:
             onnx_mode = {"reflect": "reflect", "replicate": "edge"}[mode]
@@ -374,8 +373,6 @@ def _softmax(op_type: str) -> Any:
 
 
 def _maxout(cx: Cx) -> str:
-    from chainrule.io.onnx._convert import reshape_dynamic
-
     _, pieces, dim = cx.args
     s1, s2 = cx.shape(cx.args[0]), cx.shape(cx.args2[0])
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.io._errors import CheckpointError
-from chainrule.io.onnx._export import require
+from chainrule.io.onnx import _require
 
 __all__ = ["load_onnx_weights"]
 
@@ -182,7 +182,7 @@ def _extra_state(path: Path, raw: Any) -> dict[str, np.ndarray]:
 
 def load_onnx_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """See :func:`chainrule.io.load_onnx_weights` (the documented entry point)."""
-    onnx = require("onnx", "load_onnx_weights")
+    onnx = _require("onnx", "load_onnx_weights")
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(
