@@ -41,14 +41,14 @@ def _is_png(path: Path) -> bool:
 def test_both_cnns_learn_a_small_subset_and_save_figures(example, tmp_path):
     """1,024 training images, the short run's epochs (LeNet-5 5, VGG-style 2), tested on the
     first 1,000 test images (chance: 10%). Measured test accuracy, seeds 0 / 1 / 2: LeNet-5
-    0.595 / 0.575 / 0.582, VGG-style 0.655 / 0.609 / 0.543 (16 steps per epoch: noisy). About
+    0.595 / 0.575 / 0.582, VGG-style 0.609 / 0.693 / 0.611 (16 steps per epoch: noisy). About
     6 s of CPU."""
     pytest.importorskip("matplotlib")
     argv = ["--train-size", "1024", "--test-size", "1000", "--out", str(tmp_path)]
     r = example.main(argv + ["--verbose", "0", "--threads", "1"])
     assert set(r) == {"lenet5", "vgg"}
     assert r["lenet5"]["test_acc"] >= 0.48, r["lenet5"]["test_acc"]
-    assert r["vgg"]["test_acc"] >= 0.45, r["vgg"]["test_acc"]
+    assert r["vgg"]["test_acc"] >= 0.50, r["vgg"]["test_acc"]
     for name in ("lenet5", "vgg"):
         loss = r[name]["history"]["loss"]
         assert loss[-1] < loss[0], loss
@@ -63,11 +63,11 @@ def test_both_cnns_learn_a_small_subset_and_save_figures(example, tmp_path):
 @pytest.mark.slow
 def test_short_run(example, tmp_path):
     """The example's default short run (3,000 training images, 2,000 test images). Measured
-    test accuracy, seeds 0 / 1 / 2: LeNet-5 0.7425 / 0.7265 / 0.7345, VGG-style 0.774 / 0.793 /
-    0.7745. About 11 s of CPU."""
+    test accuracy, seeds 0 / 1 / 2: LeNet-5 0.7425 / 0.7265 / 0.7345, VGG-style 0.785 / 0.817 /
+    0.8085. About 12 s of CPU."""
     r = example.main(["--no-plot", "--verbose", "0", "--threads", "1", "--out", str(tmp_path)])
     assert r["lenet5"]["test_acc"] >= 0.68, r["lenet5"]["test_acc"]
-    assert r["vgg"]["test_acc"] >= 0.72, r["vgg"]["test_acc"]
+    assert r["vgg"]["test_acc"] >= 0.74, r["vgg"]["test_acc"]
 
 
 def test_unknown_model_fails_before_loading(example):
