@@ -31,6 +31,15 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
+# OpenBLAS's idle worker threads spin for a while after each matrix product. In one process
+# that alternates NumPy and PyTorch work, those spinning threads hold the cores that PyTorch's
+# thread pool then needs: measured here, PyTorch's MLP step went from 2.3 ms to 4.8 ms and its
+# LeNet-5 step from 11.7 ms to 33 ms, which made chainrule look 2-3x better than it is. The
+# shortest spin (OPENBLAS_THREAD_TIMEOUT=4) makes the in-process comparison match what each
+# framework does in a process of its own. BENCH_OPENBLAS_SPIN=1 keeps OpenBLAS's default.
+if os.environ.get("BENCH_OPENBLAS_SPIN", "") in ("", "0"):
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines of this workplace set them, because old
 # OpenBLAS builds crash or compute wrongly on their processors; they make a current NumPy pick
 # a slower kernel. The benchmark measures NumPy at its best, so it drops both (together, for
@@ -268,6 +277,7 @@ def environment() -> dict[str, Any]:
         "blas": blas_info(),
         "openblas_coretype_found": CORETYPE_FOUND,
         "openblas_coretype_kept": CORETYPE_KEPT,
+        "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),

@@ -469,7 +469,8 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
         "sgemm on the row's GEMM shapes, timed in the same run; 'of limit' = limit / median.",
         f"numpy {env['numpy']} ({blas.get('internal_api')} {blas.get('version')}, kernel "
         f"{blas.get('architecture')}, {blas.get('num_threads')} threads; OPENBLAS_CORETYPE "
-        f"{coretype}), torch {env['torch']} ({env['torch_threads']} threads), "
+        f"{coretype}; OPENBLAS_THREAD_TIMEOUT {env.get('openblas_thread_timeout') or 'default'}"
+        "), torch {env['torch']} ({env['torch_threads']} threads), "
         f"{env['cpu_count']} CPUs, clock: "
         f"{'process CPU time' if env.get('clock') == 'cpu' else 'wall'}, "
         f"load average {env['loadavg_start'][0]:.1f} at start, "
