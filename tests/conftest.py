@@ -6,10 +6,18 @@ import os
 
 # Under pytest-xdist (make test runs 2 workers on 2 cores) each worker gets one BLAS thread:
 # two workers with two spinning OpenBLAS threads each on two cores slow small matrix
-# products down by an order of magnitude. A single-process run keeps two threads.
-_THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, _THREADS)
+# products down by an order of magnitude (measured: the modular-blocks example test took 45 s
+# instead of 1.5 s). The worker value is forced, not a default: the xdist controller imports
+# this file first and its workers inherit its environment (and `make test` exports
+# OMP_NUM_THREADS=2), so a setdefault here would keep 2. CHAINRULE_TEST_THREADS overrides it.
+# A single-process run keeps the caller's setting, else two threads.
+_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in _BLAS_VARS:
+        os.environ[_var] = os.environ.get("CHAINRULE_TEST_THREADS", "1")
+else:
+    for _var in _BLAS_VARS:
+        os.environ.setdefault(_var, "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
