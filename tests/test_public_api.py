@@ -76,6 +76,19 @@ def test_lazy_names_and_subpackages_resolve(name, module):
     assert inspect.ismodule(obj) if name in cr._LAZY_MODULES else obj is not None
 
 
+def test_all_lists_the_lazy_names_and_dir_shows_them():
+    """``from chainrule import *`` and ``dir(chainrule)`` give every public name, the
+    lazily loaded sub-packages (``optim``, ``data``...) and functions (``save``, ``Model``)
+    included."""
+    lazy = set(cr._LAZY_MODULES) | set(cr._LAZY_NAMES)
+    assert lazy | {"summary", "nn"} <= set(cr.__all__)
+    assert lazy | {"summary", "Tensor"} <= set(dir(cr))
+    namespace: dict = {}
+    exec("from chainrule import *", namespace)
+    assert namespace["save"] is cr.io.save and namespace["Model"] is cr.models.Model
+    assert namespace["summary"] is cr.summary and namespace["optim"] is cr.optim
+
+
 def test_unknown_attribute_errors():
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         cr.no_such_name  # noqa: B018
