@@ -263,7 +263,7 @@ def test_get_model_and_available_models():
     assert mlp(cr.zeros(2, 3)).shape == (2, 1)
     with pytest.raises(
         ValueError,
-        match=r"unknown model 'lenet'; available models: lenet5, mlp,"
+        match=r"get_model: unknown model 'lenet'; valid models: lenet5, mlp,"
         r" small_cnn, small_resnet, vgg_small. Did you mean "
         r"'lenet5'\?",
     ):

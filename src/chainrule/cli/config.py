@@ -42,7 +42,6 @@ configuration (:func:`dump_config`), so a run can be repeated or resumed exactly
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import math
 import re
@@ -51,6 +50,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from chainrule._suggest import nearest
 
 __all__ = [
     "DATASETS",
@@ -284,9 +285,9 @@ def _suggest(key: str, valid: list[str], table: str) -> str:
     if k in _ALIASES and _ALIASES[k] in valid:
         return f"; did you mean {_ALIASES[k]!r}?"
     pool = valid + [a for a, v in _ALIASES.items() if v in valid]
-    near = difflib.get_close_matches(k, pool, n=1, cutoff=0.6)
+    near = nearest(k, pool)
     if near:
-        name = near[0] if near[0] in valid else _ALIASES[near[0]]
+        name = near if near in valid else _ALIASES[near]
         return f"; did you mean {name!r}?"
     # the key may belong to another table
     for other, keys in SCHEMA.items():
@@ -355,8 +356,8 @@ def _choice(value: str, choices: list[str], where: str, what: str) -> str:
     key = value.strip().lower()
     if key in choices:
         return key
-    near = difflib.get_close_matches(key, choices, n=1, cutoff=0.5)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
+    near = nearest(key, choices, cutoff=0.5)
+    hint = f"; did you mean {near!r}?" if near else ""
     raise ConfigError(f"config: unknown {what} {value!r} for {where}{hint} "
                       f"(valid: {', '.join(choices)})")
 

@@ -106,7 +106,7 @@ def build_parser() -> tuple[Parser, dict[str, Any]]:
 
 def _unknown_options(parser: Parser, args: Any, extra: list[str]) -> None:
     """One line naming the unknown options and the nearest known one."""
-    import difflib
+    from chainrule._suggest import nearest
 
     prog, known = "chainrule", list(parser._option_string_actions)
     command = getattr(args, "command", None)
@@ -116,8 +116,8 @@ def _unknown_options(parser: Parser, args: Any, extra: list[str]) -> None:
             prog, known = sub.prog, list(sub._option_string_actions)
     first = next((e for e in extra if e.startswith("-")), extra[0])
     flag = first.split("=")[0]
-    near = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {near[0]}?" if near else ""
+    near = nearest(flag, known)
+    hint = f"; did you mean {near}?" if near else ""
     what = "option" if first.startswith("-") else "argument"
     raise UsageError(f"{prog}: unknown {what} {first}{hint} (see '{prog} --help')")
 

@@ -18,11 +18,11 @@ removes any constant the convolution adds, and its own :math:`\beta` plays the b
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
 from chainrule import nn
+from chainrule._suggest import unknown_name
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -68,11 +68,7 @@ def activation(name: str | Callable[[], Module] | None) -> Module:
         raise TypeError(f"activation must be a name or a Module factory, got {name!r}")
     key = name.lower()
     if key not in ACTIVATIONS:
-        near = difflib.get_close_matches(key, list(ACTIVATIONS), n=1)
-        raise ValueError(
-            f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}"
-            + (f". Did you mean {near[0]!r}?" if near else "")
-        )
+        raise ValueError(unknown_name("activation", name, ACTIVATIONS))
     return getattr(nn, ACTIVATIONS[key])()
 
 

@@ -29,9 +29,10 @@ activation is applied only to read probabilities (``from_logits`` is then true).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from chainrule._suggest import unknown_name
 
 __all__ = ["LARGE_DATASET", "MANY_FEATURES", "TABLE", "TASKS", "Recommendation", "recommend"]
 
@@ -208,11 +209,7 @@ def recommend(
         raise TypeError(f"recommend: task must be a string, got {type(task).__name__}")
     key = task.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in TASKS:
-        near = difflib.get_close_matches(key, list(TASKS), n=1)
-        raise ValueError(
-            f"recommend: unknown task {task!r}; valid tasks: {', '.join(TASKS)}"
-            + (f". Did you mean {near[0]!r}?" if near else "")
-        )
+        raise ValueError(unknown_name("task", task, TASKS, owner="recommend", valid="tasks"))
     n_classes = _check_count("n_classes", n_classes, 2)
     n_samples = _check_count("n_samples", n_samples, 1)
     n_features = _check_count("n_features", n_features, 1)

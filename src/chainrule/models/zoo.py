@@ -24,13 +24,13 @@ registry: a name never runs code from outside chainrule.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule import nn
+from chainrule._suggest import unknown_name
 from chainrule.models.blocks import ConvBlock, ResidualBlock, activation
 from chainrule.nn.module import Module
 
@@ -340,10 +340,10 @@ def get_model(name: str, **kwargs: Any) -> Module:
         raise TypeError(f"get_model: name must be a string, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
     if key not in _REGISTRY:
-        near = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.4)
         raise ValueError(
-            f"unknown model {name!r}; available models: {', '.join(available_models())}"
-            + (f". Did you mean {near[0]!r}?" if near else "")
+            unknown_name(
+                "model", name, available_models(), owner="get_model", valid="models", cutoff=0.4
+            )
         )
     fn = _REGISTRY[key]
     params = inspect.signature(fn).parameters

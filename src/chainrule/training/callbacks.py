@@ -23,7 +23,6 @@ are in :mod:`chainrule.training.checkpoint`.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import sys
@@ -32,6 +31,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+from chainrule._suggest import did_you_mean, unknown_name
 
 __all__ = [
     "CSVLogger",
@@ -250,14 +251,12 @@ def check_monitor(
     keys = list(logs) if logs is not None else list(params.get("metrics") or [])
     if not keys or monitor in keys:
         return
-    close = difflib.get_close_matches(monitor, keys, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     extra = ""
     if monitor.startswith("val_") and not any(k.startswith("val_") for k in keys):
         extra = " (no validation data: pass validation_data= or validation_split= to fit)"
     raise ValueError(
         f"{owner}: monitor={monitor!r} is not among the available metric keys "
-        f"{sorted(keys)}{extra}.{hint}"
+        f"{sorted(keys)}{extra}.{did_you_mean(monitor, keys)}"
     )
 
 
@@ -384,9 +383,7 @@ class LambdaCallback(Callback):
         super().__init__()
         for name, fn in hooks.items():
             if name not in _HOOKS:
-                close = difflib.get_close_matches(name, _HOOKS, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"LambdaCallback: unknown hook {name!r}.{hint}")
+                raise ValueError(unknown_name("hook", name, _HOOKS, owner="LambdaCallback"))
             setattr(self, name, fn)
 
 

@@ -25,11 +25,12 @@ same numbers as an uninterrupted one.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from chainrule._suggest import unknown_name
 
 __all__ = [
     "Accuracy",
@@ -765,11 +766,14 @@ def get_metric(spec: Any, threshold: float | None = None) -> Metric:
     if isinstance(spec, str):
         key = spec.lower()
         if key not in _REGISTRY:
-            close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(
-                f"unknown metric {spec!r}.{hint} Valid names: {', '.join(sorted(_REGISTRY))}; "
-                "or pass a chainrule.metrics.Metric or a function fn(y_true, y_pred)"
+                unknown_name(
+                    "metric",
+                    spec,
+                    sorted(_REGISTRY),
+                    cutoff=0.5,
+                    extra=" Or pass a chainrule.metrics.Metric or a function fn(y_true, y_pred).",
+                )
             )
         factory = _REGISTRY[key]
         kw: dict[str, Any] = {"name": spec}

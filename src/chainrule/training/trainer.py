@@ -38,12 +38,12 @@ monitors that will never be logged (the available keys listed), and NaN/inf in a
 
 from __future__ import annotations
 
-import difflib
 import sys
 from typing import Any
 
 import numpy as np
 
+from chainrule._suggest import unknown_name
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.training import _data
 from chainrule.training._loop import (
@@ -96,17 +96,13 @@ _MODULE_LOSSES = {
 _DEFAULT_LR = {"sgd": 0.01}
 
 
-def _nearest(name: str, valid: list[str], what: str) -> ValueError:
-    close = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"unknown {what} {name!r}.{hint} Valid names: {', '.join(sorted(valid))}")
-
-
 def _resolve_loss(spec: Any) -> tuple[Any, str]:
     if isinstance(spec, str):
         key = spec.lower()
         if key not in LOSSES:
-            raise _nearest(spec, list(LOSSES), "loss")
+            raise ValueError(
+                unknown_name("loss", spec, sorted(LOSSES), owner="compile", cutoff=0.5)
+            )
         from chainrule.nn import functional as F
 
         fn = getattr(F, LOSSES[key], None)
@@ -289,7 +285,11 @@ def _resolve_optimizer(model: Any, optimizer: Any, lr: float | None) -> Any:
     if isinstance(optimizer, str):
         key = optimizer.lower()
         if key not in optim.OPTIMIZERS:
-            raise _nearest(optimizer, list(optim.OPTIMIZERS), "optimizer")
+            raise ValueError(
+                unknown_name(
+                    "optimizer", optimizer, sorted(optim.OPTIMIZERS), owner="compile", cutoff=0.5
+                )
+            )
         rate = lr if lr is not None else _DEFAULT_LR.get(key)
         kw = {} if rate is None else {"lr": rate}
         return optim.OPTIMIZERS[key](model.parameters(), **kw)

@@ -33,13 +33,13 @@ Example:
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chainrule._suggest import did_you_mean, unknown_name
 from chainrule.tune._optuna import require_optuna
 
 __all__ = [
@@ -148,12 +148,11 @@ class ParamSpec:
 def _check_path(name: str) -> None:
     parts = name.split(".")
     if parts[0] not in TUNABLE_TABLES:
-        close = difflib.get_close_matches(parts[0], TUNABLE_TABLES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise _err(
             name,
             f"a tuned value lives in one of the tables {', '.join(TUNABLE_TABLES)}, "
-            f"got table {parts[0]!r}.{hint} Write it as e.g. 'train.lr'",
+            f"got table {parts[0]!r}.{did_you_mean(parts[0], TUNABLE_TABLES)} "
+            "Write it as e.g. 'train.lr'",
         )
     if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
         raise _err(name, "expected a dotted config path such as 'train.lr' or 'model.hidden[0]'")
@@ -186,9 +185,7 @@ def _one_spec(name: str, raw: Any) -> ParamSpec:
         )
     unknown = [k for k in raw if k not in _KEYS]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], _KEYS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _err(name, f"unknown key {unknown[0]!r}.{hint} Valid keys: {', '.join(_KEYS)}")
+        raise _err(name, unknown_name("key", unknown[0], _KEYS, valid="keys"))
     kind = raw.get("type")
     if kind is None:
         if "choices" in raw or ("grid" in raw and "low" not in raw):
@@ -203,9 +200,7 @@ def _one_spec(name: str, raw: Any) -> ParamSpec:
                 f"'categorical', or low and high, or choices; got {dict(raw)!r}",
             )
     if kind not in _KINDS:
-        close = difflib.get_close_matches(str(kind), _KINDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _err(name, f"unknown type {kind!r}.{hint} Valid types: {', '.join(_KINDS)}")
+        raise _err(name, unknown_name("type", kind, _KINDS, valid="types"))
     grid = raw.get("grid")
     grid_t = _scalar_choices(name, grid, "grid") if grid is not None else None
     points = raw.get("points")

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import math
 import os
 import random
@@ -66,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chainrule._suggest import unknown_name
 from chainrule.tune import _proc
 from chainrule.tune._optuna import require_optuna
 from chainrule.tune.objective import SurplusTrial
@@ -218,10 +218,8 @@ def parse_settings(
             raw[k] = v
     unknown = sorted(k for k in raw if k not in _KEYS)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(_KEYS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"[tune] unknown key {unknown[0]!r}.{hint} Valid keys: {', '.join(sorted(_KEYS))}"
+            unknown_name("key", unknown[0], sorted(_KEYS), owner="[tune]", valid="keys")
         )
     if "params" not in raw:
         raise ValueError(
@@ -245,9 +243,7 @@ def parse_settings(
     ):
         value = getattr(s, name)
         if value not in valid:
-            close = difflib.get_close_matches(str(value), valid, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"[tune] unknown {name} {value!r}.{hint} Valid: {', '.join(valid)}")
+            raise ValueError(unknown_name(name, value, valid, owner="[tune]", valid="values"))
     _int("trials", s.trials, 1)
     _int("workers", s.workers, 1)
     _int("pruner_startup_trials", s.pruner_startup_trials, 0)
