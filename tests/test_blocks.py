@@ -228,9 +228,9 @@ def test_docstring_examples():
 def test_modular_blocks_example_learns():
     """examples/modular_blocks.py --quick (5 epochs; measured: test accuracy 0.989, 2-11 s on
     the shared 2 cores)."""
-    import test_functional_model
+    from example_helpers import load_example
 
-    result = test_functional_model._example("modular_blocks").main(["--quick", "--quiet"])
+    result = load_example("modular_blocks").main(["--quick", "--quiet"])
     assert result["accuracy"] > 0.95
     assert "stages.0.downsample.0.weight" in result["keys"]
     assert "extra.conv2.weight" in result["keys"] and "head.bias" in result["keys"]

@@ -8,34 +8,15 @@ the Fashion-MNIST files are not installed."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-import chainrule as cr
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from example_helpers import fashion_mnist_or_skip, is_png, load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    try:
-        cr.data.fashion_mnist()
-    except FileNotFoundError as e:
-        pytest.skip(f"Fashion-MNIST files not available ({e}); run `make data`")
-    spec = importlib.util.spec_from_file_location(
-        "_example_cnn_fashion", EXAMPLES / "cnn_fashion.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fashion_mnist_or_skip()
+    return load_example("cnn_fashion")
 
 
 def test_both_cnns_learn_a_small_subset_and_save_figures(example, tmp_path):
@@ -56,7 +37,7 @@ def test_both_cnns_learn_a_small_subset_and_save_figures(example, tmp_path):
             tmp_path / f"filters_{name}.png",
             tmp_path / f"feature_maps_{name}.png",
         ]
-        assert all(_is_png(p) for p in r[name]["figures"])
+        assert all(is_png(p) for p in r[name]["figures"])
     assert r["vgg"]["params"] == 421_738 and r["lenet5"]["params"] == 61_706
 
 

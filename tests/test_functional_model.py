@@ -10,7 +10,6 @@ import copy
 import doctest
 import importlib
 import importlib.util
-import os
 import re
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 import chainrule as cr
 import chainrule.random as crandom
 from chainrule.models import functional
+from example_helpers import load_example
 from harness import assert_close, module_gradcheck, to_torch
 
 
@@ -548,17 +548,9 @@ def test_docstring_examples():
         assert result.failed == 0 and result.attempted > 0, mod.__name__
 
 
-def _example(name: str):
-    path = os.path.join(os.path.dirname(__file__), "..", "examples", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_functional_two_heads_example_learns():
     """examples/functional_two_heads.py --quick (8 epochs; measured: digit accuracy 0.994,
     ink MAE 0.0098 against 0.0278 for the training mean; 2-15 s on the shared 2 cores)."""
-    result = _example("functional_two_heads").main(["--quick", "--quiet"])
+    result = load_example("functional_two_heads").main(["--quick", "--quiet"])
     assert result["accuracy"] > 0.95
     assert result["ink_mae"] < 0.6 * result["baseline_mae"]

@@ -5,19 +5,15 @@ does not collapse (thresholds from measured runs, in each test's docstring)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
+from example_helpers import is_png, load_example, one_blas_thread
 from harness import module_gradcheck, module_parity
 
 tnn = torch.nn
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def t_generator(latent, size, channels, width):
@@ -155,30 +151,12 @@ def test_bad_input_names_the_layer():
         cr.models.DCGANDiscriminator(28, width=True)
 
 
-def _load_example(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_mean_pairwise_distance():
-    gan = _load_example("gan")
+    gan = load_example("gan")
     x = np.zeros((4, 1, 2, 2))
     assert gan.mean_pairwise_distance(x) == 0.0
     x[1, 0, 0, 0] = 3.0  # pairs (0,1), (1,2), (1,3) at distance 3 of 6
     assert gan.mean_pairwise_distance(x) == pytest.approx(1.5)
-
-
-def _is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1)
 
 
 def test_gan_example_fools_the_discriminator_without_collapse(tmp_path):
@@ -187,8 +165,8 @@ def test_gan_example_fools_the_discriminator_without_collapse(tmp_path):
     0.9 at epoch 6 / 5 / 7 and is 0.827 / 0.815 / 0.821 at epoch 8; the samples' diversity
     (mean pairwise distance over that of real digits) is 0.05 after epoch 1 and 0.995 /
     0.871 / 0.900 after epoch 8. About 5 s of CPU."""
-    gan = _load_example("gan")
-    with _one_blas_thread():
+    gan = load_example("gan")
+    with one_blas_thread():
         r = gan.main(["--epochs", "8", "--out", str(tmp_path)])
     log = r["log"]
     assert all(np.isfinite(log[k]).all() for k in log)
@@ -199,7 +177,7 @@ def test_gan_example_fools_the_discriminator_without_collapse(tmp_path):
     assert log["diversity"][-1] > 0.5, log["diversity"]  # no mode collapse
     assert log["diversity"][-1] > 3 * log["diversity"][0]
     for e in range(1, 9):
-        assert _is_png(tmp_path / f"samples_epoch_{e:03d}.png")
-    assert _is_png(tmp_path / "curves.png")
+        assert is_png(tmp_path / f"samples_epoch_{e:03d}.png")
+    assert is_png(tmp_path / "curves.png")
     assert r["samples"].shape == (64, 1, 8, 8)
     assert -1 <= r["samples"].min() and r["samples"].max() <= 1

@@ -277,9 +277,9 @@ def test_mlp_tabular_example_learns():
     0.629 for the majority class, wine 1.000 against 0.400, diabetes MAE 43.8 against 58.3 for
     the training mean and 45.1 for least squares; about 1 s)."""
     pytest.importorskip("sklearn", reason="scikit-learn (an example dependency) is not installed")
-    import test_functional_model
+    from example_helpers import load_example
 
-    result = test_functional_model._example("mlp_tabular").main(["--quick", "--quiet"])
+    result = load_example("mlp_tabular").main(["--quick", "--quiet"])
     assert result["breast_cancer"]["accuracy"] > 0.92
     assert result["breast_cancer"]["majority"] < 0.7
     assert result["wine"]["accuracy"] > 0.9

@@ -7,36 +7,12 @@ on each other (measured: a 15x slowdown of the char-LM step under load)."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import string
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
-
-
-def _is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+from example_helpers import is_png, load_example, one_blas_thread
 
 
 def test_char_lm_learns_and_samples(tmp_path):
@@ -44,10 +20,10 @@ def test_char_lm_learns_and_samples(tmp_path):
     fall at every evaluation and end far below the unigram entropy (measured: 3.89, 3.33, 3.15
     bpc at steps 50/100/150 for seed 0, 3.90/3.32/3.17 for seed 1; unigram 4.53 bpc)."""
     pytest.importorskip("matplotlib")
-    char_lm = _load("char_lm")
+    char_lm = load_example("char_lm")
     argv = ["--steps", "150", "--hidden", "64", "--seq-len", "32", "--lr", "1e-2"]
     argv += ["--eval-every", "50", "--sample-len", "120", "--out", str(tmp_path)]
-    with _one_blas_thread():
+    with one_blas_thread():
         result = char_lm.main(argv)
     vals = [v for _, _, v in result["curve"]]
     assert len(vals) == 3 and all(np.isfinite(vals))
@@ -60,7 +36,7 @@ def test_char_lm_learns_and_samples(tmp_path):
     alphabet = set(char_lm.load_text()[1])
     assert set(text) <= alphabet
     assert sum(ch in string.ascii_lowercase for ch in text[len(prompt) :]) > 60  # mostly letters
-    assert _is_png(tmp_path / "char_lm_bpc.png")
+    assert is_png(tmp_path / "char_lm_bpc.png")
 
 
 def test_sunspots_forecast_beats_last_value(tmp_path):
@@ -69,12 +45,12 @@ def test_sunspots_forecast_beats_last_value(tmp_path):
     RMSE 20.1 / MAE 13.9 against 30.4 / 23.3; seeds 1 and 2: RMSE 19.2 and 22.4)."""
     pytest.importorskip("statsmodels")
     pytest.importorskip("matplotlib")
-    sunspots = _load("sunspots_forecast")
-    with _one_blas_thread():
+    sunspots = load_example("sunspots_forecast")
+    with one_blas_thread():
         result = sunspots.main(["--epochs", "150", "--out", str(tmp_path)])
     assert result["years"][0] == 1921 and result["years"][-1] == 2008
     assert np.all(np.isfinite(result["pred"]))
     assert result["naive_rmse"] == pytest.approx(30.4, abs=0.05)
     assert result["rmse"] < 0.85 * result["naive_rmse"]
     assert result["mae"] < 0.85 * result["naive_mae"]
-    assert _is_png(tmp_path / "sunspots_forecast.png")
+    assert is_png(tmp_path / "sunspots_forecast.png")

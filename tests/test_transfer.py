@@ -6,10 +6,7 @@ classes 5-9 with 50 labels per class (margins measured over seeds, in the docstr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,10 +18,10 @@ from chainrule.io.torch_interop import (
     load_pretrained,
     torch_state_dict_to_numpy,
 )
+from example_helpers import fashion_mnist_or_skip, load_example, one_blas_thread
 from harness import assert_close
 
 tnn = torch.nn
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def t_vgg1(num_classes=5):
@@ -152,24 +149,13 @@ def test_frozen_backbone_stays_put_while_the_head_learns(rng):
     assert model[0].weight.grad is None
 
 
-def _load_example(name):
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def fashion():
-    try:
-        return cr.data.fashion_mnist()
-    except FileNotFoundError as e:
-        pytest.skip(f"Fashion-MNIST files not available ({e}); run `make data`")
+    return fashion_mnist_or_skip()
 
 
 def test_example_helpers(fashion):
-    tl = _load_example("transfer_learning")
+    tl = load_example("transfer_learning")
     (x, y), _ = fashion
     xs, ys = tl.split(x[:2000], y[:2000], tl.TARGET)
     assert set(np.unique(ys)) == set(range(5)) and len(xs) == np.isin(y[:2000], tl.TARGET).sum()
@@ -186,20 +172,14 @@ def test_fine_tuned_beats_scratch(fashion, tmp_path):
     0.9108, from scratch 0.8866 / 0.9040 / 0.9010 / 0.8960 / 0.9008: gains +0.026 / +0.009 /
     +0.016 / +0.015 / +0.010 (mean +0.015). The full run (30,000 source images, 5 epochs)
     gains +0.028 on average (min +0.019). About 25 s of CPU."""
-    tl = _load_example("transfer_learning")
-    with _one_blas_thread():
+    tl = load_example("transfer_learning")
+    with one_blas_thread():
         r = tl.main(["--seeds", "3", "--out", str(tmp_path)])
     assert r["source_acc"] >= 0.75, r["source_acc"]  # measured 0.805
     assert (tmp_path / "pretrained_lenet5_classes0-4.safetensors").is_file()
     assert np.all(r["gains"] > 0), r["gains"]
     assert r["gains"].mean() >= 0.008, r["gains"]
     assert np.all(r["scratch"] >= 0.85), r["scratch"]  # both learn: chance is 0.2
-
-
-def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1)
 
 
 def test_example_starts_from_pytorch_weights(fashion, tmp_path, capsys):
@@ -220,9 +200,9 @@ def test_example_starts_from_pytorch_weights(fashion, tmp_path, capsys):
         tnn.Linear(84, 5),
     )
     path = export_torch_weights(tnet, tmp_path / "torch_lenet5.safetensors")
-    tl = _load_example("transfer_learning")
+    tl = load_example("transfer_learning")
     argv = ["--weights", str(path), "--seeds", "1", "--epochs", "1", "--labels", "5"]
-    with _one_blas_thread():
+    with one_blas_thread():
         r = tl.main(argv + ["--out", str(tmp_path)])
     assert f"starting from {path}" in capsys.readouterr().out
     assert r["pairs"][0]["fine-tuned"]["trainable"] == 58_709  # conv backbone frozen

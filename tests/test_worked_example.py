@@ -3,23 +3,18 @@ Backward Propagation") and against PyTorch."""
 
 from __future__ import annotations
 
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "worked_example.py"
+from example_helpers import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("worked_example", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("worked_example")
 
 
 # The notes' numbers, as printed there (strings keep their number of digits)
