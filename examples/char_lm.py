@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule import viz
 
 TEXT = Path(__file__).resolve().parent / "data" / "shakespeare_sonnets.txt"
 
@@ -198,15 +199,12 @@ def train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
 
 def plot_curve(curve: list[tuple[int, float, float]], base: float, out: Path) -> Path | None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+        fig = viz.figure((6, 4))  # a Figure without pyplot: no backend, nothing to close
+    except ImportError as e:
+        print(f"no plot: {e}")
         return None
+    ax = fig.subplots()
     steps = [c[0] for c in curve]
-    fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, [c[1] for c in curve], label="train (running mean)")
     ax.plot(steps, [c[2] for c in curve], label="validation")
     ax.axhline(base, color="gray", ls="--", label="unigram (no memory)")
@@ -215,16 +213,13 @@ def plot_curve(curve: list[tuple[int, float, float]], base: float, out: Path) ->
     ax.set_title("Character-level LSTM on Shakespeare's Sonnets")
     ax.legend()
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "char_lm_bpc.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = viz.save_figure(fig, out / "char_lm_bpc.png", dpi=100)
     print(f"saved {path}")
     return path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--full", action="store_true", help="2 x LSTM(256), dropout 0.3, 2000 steps")
     p.add_argument("--steps", type=int, default=None, help="training steps (default 400)")
     p.add_argument("--hidden", type=int, default=None, help="LSTM width (default 128)")

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
+from chainrule import viz
 
 
 def load_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
@@ -78,14 +79,11 @@ def train(
 
 def plot(curves: dict, title: str, out: Path) -> Path | None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed (pip install chainrule[viz]): no plot saved")
+        fig = viz.figure((12, 4.5))  # a Figure without pyplot: no backend, nothing to close
+    except ImportError as e:
+        print(f"no plot: {e}")
         return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    a, b = fig.subplots(1, 2)
     for label, (losses, updates) in curves.items():
         a.plot(range(len(losses)), losses, marker=".", label=label)
         b.plot(updates[1:], losses[1:], marker=".", label=label)  # after each epoch
@@ -99,16 +97,13 @@ def plot(curves: dict, title: str, out: Path) -> Path | None:
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "gradient_descent_variants.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = viz.save_figure(fig, out / "gradient_descent_variants.png", dpi=110)
     print(f"\nplot saved to {path}")
     return path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch", type=int, default=32, help="mini-batch size")

@@ -19,7 +19,10 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
+
 import chainrule as cr
+from chainrule import viz
 
 # (label, optimizer class, keyword arguments): the same table for both surfaces
 RACERS = [
@@ -95,15 +98,11 @@ def _dist(p: tuple[float, float], tx: float, ty: float) -> float:
 
 def plot(results: dict, out: Path) -> Path | None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import numpy as np
-    except ImportError:
-        print("\nmatplotlib is not installed (pip install chainrule[viz]): no plot saved")
+        fig = viz.figure((13, 5.5))  # a Figure without pyplot: no backend, nothing to close
+    except ImportError as e:
+        print(f"no plot: {e}")
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    axes = fig.subplots(1, 2)
     for ax, (name, (surface, paths)) in zip(axes, results.items()):
         (x0, x1), (y0, y1) = surface["box"]
         gx, gy = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
@@ -122,16 +121,13 @@ def plot(results: dict, out: Path) -> Path | None:
         ax.set_title(f"{name} ({'log10 f' if name == 'rosenbrock' else 'f'} in grey)")
     axes[0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "optimizers_race.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = viz.save_figure(fig, out / "optimizers_race.png", dpi=110)
     print(f"\nplot saved to {path}")
     return path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="100 steps (a smoke test)")
     parser.add_argument("--out", type=Path, default=Path("runs/examples"))

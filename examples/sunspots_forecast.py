@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule import viz
 
 
 class Forecaster(cr.nn.Module):
@@ -167,14 +168,11 @@ def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
 
 def plot(result: dict[str, Any], out: Path) -> Path | None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+        fig = viz.figure((9, 4))  # a Figure without pyplot: no backend, nothing to close
+    except ImportError as e:
+        print(f"no plot: {e}")
         return None
-    fig, ax = plt.subplots(figsize=(9, 4))
+    ax = fig.subplots()
     yrs = result["years"]
     ax.plot(yrs, result["truth"], "k-", lw=2, label="observed")
     ax.plot(yrs, result["pred"], "C0-", label=f"GRU (RMSE {result['rmse']:.1f})")
@@ -184,16 +182,13 @@ def plot(result: dict[str, Any], out: Path) -> Path | None:
     ax.set_title("One-year-ahead sunspot forecasts on the held-out years")
     ax.legend()
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "sunspots_forecast.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = viz.save_figure(fig, out / "sunspots_forecast.png", dpi=100)
     print(f"saved {path}")
     return path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--full", action="store_true", help="an ensemble of 5 GRUs")
     p.add_argument("--ensemble", type=int, default=None, help="GRUs averaged (default 1)")
     p.add_argument("--epochs", type=int, default=300)

@@ -113,6 +113,7 @@ def test_feature_maps_errors():
         viz.feature_maps(cr.nn.Sequential(cr.nn.Linear(2, 2)), cr.zeros(1, 2))
     with pytest.raises(TypeError, match="model must be a Module"):
         viz.feature_maps(np.zeros(2), cr.zeros(1, 2))
+
     class Skips(cr.nn.Module):
         def __init__(self):
             super().__init__()
@@ -142,17 +143,21 @@ def test_write_png_round_trip(tmp_path):
 
 
 def test_save_image_grid_without_matplotlib(tmp_path, monkeypatch):
-    def no_matplotlib(owner):
-        raise ImportError(f"{owner} needs matplotlib")
+    import sys
 
-    monkeypatch.setattr(viz, "_figure", no_matplotlib)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import raises ImportError
     imgs = np.random.default_rng(1).uniform(-1, 1, (6, 1, 4, 4))
     grid = viz.save_image_grid(imgs, tmp_path / "s.png", nrow=3, value_range=(-1, 1))
     back = _read_png(tmp_path / "s.png")
     assert back.shape == (4 * grid.shape[0], 4 * grid.shape[1])
     np.testing.assert_array_equal(back[::4, ::4], np.round(grid * 255))
-    with pytest.raises(ImportError, match="plot_filters needs matplotlib"):
+    hint = r"plot_filters needs matplotlib: pip install 'chainrule\[viz\]'"
+    with pytest.raises(ImportError, match=hint):
         viz.plot_filters(cr.nn.Conv2d(1, 2, 3))
+    history = cr.callbacks.History()
+    history.on_epoch_end(0, {"loss": 0.5})
+    with pytest.raises(ImportError, match="History.plot needs matplotlib"):
+        history.plot()
 
 
 def test_figures(tmp_path):

@@ -8,12 +8,15 @@ r"""``chainrule.viz``: pictures of what a CNN learned and what a generator makes
 - :func:`feature_maps`: the activation maps ("activation map = feature map", notes 003) that
   chosen layers produce for one input, captured with forward hooks;
 - :func:`save_image_grid`, :func:`plot_filters`, :func:`plot_feature_maps`: the same as PNG
-  figures with titles.
+  figures with titles;
+- :func:`figure` and :func:`save_figure`: the one way chainrule makes and writes a
+  matplotlib figure (its history, run-folder and example plots use them too).
 
 matplotlib is optional: the array functions and :func:`save_image_grid` work without it
-(``save_image_grid`` then writes a plain PNG with ``zlib``, without a title); the two
-``plot_*`` functions need it and say so. Figures are built with ``matplotlib.figure.Figure``
-directly, so nothing here touches pyplot's global state or the display backend.
+(``save_image_grid`` then writes a plain PNG with ``zlib``, without a title); the
+functions that draw need it and say so (``pip install 'chainrule[viz]'``). Figures are built
+with ``matplotlib.figure.Figure`` directly, so nothing here touches pyplot's global state or
+the display backend: no ``matplotlib.use("Agg")``, no window, no figure to close.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import struct
 import textwrap
 import zlib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,10 +38,12 @@ from chainrule.tensor import Tensor
 
 __all__ = [
     "feature_maps",
+    "figure",
     "filter_grid",
     "image_grid",
     "plot_feature_maps",
     "plot_filters",
+    "save_figure",
     "save_image_grid",
     "write_png",
 ]
@@ -278,15 +284,45 @@ def write_png(path: str | os.PathLike, image: Any, scale: int = 1) -> None:
         f.write(_png_bytes(pixels))
 
 
-def _figure(owner: str) -> Any:
+def figure(figsize: tuple[float, float], owner: str = "this plot", **kwargs: Any) -> Any:
+    """A new ``matplotlib.figure.Figure`` of ``figsize`` inches, made without pyplot (no global
+    state, no display backend, nothing to close); ``kwargs`` go to ``Figure`` (``dpi``,
+    ``layout="constrained"``...).
+
+    Raises:
+        ImportError: matplotlib is not installed (the message names ``owner`` and the
+            ``viz`` extra).
+
+    Example:
+        >>> fig = figure((4, 3), layout="constrained")
+        >>> ax = fig.add_subplot()
+        >>> fig.get_size_inches().tolist()
+        [4.0, 3.0]
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
-            f"{owner} needs matplotlib (pip install matplotlib); image_grid, filter_grid, "
-            f"feature_maps and save_image_grid work without it"
+            f"{owner} needs matplotlib: pip install 'chainrule[viz]' (or matplotlib); "
+            "image_grid, filter_grid, feature_maps and save_image_grid work without it"
         ) from None
-    return Figure
+    return Figure(figsize=figsize, **kwargs)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` (the format from its extension: PNG, PDF, SVG...), creating
+    the missing parent folders; returns the path.
+
+    Example:
+        >>> import os, tempfile
+        >>> p = save_figure(figure((2, 2)), os.path.join(tempfile.mkdtemp(), "a", "f.png"))
+        >>> p.name, p.read_bytes()[:4] == b"\\x89PNG"
+        ('f.png', True)
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=dpi if dpi is not None else "figure")
+    return p
 
 
 def save_image_grid(
@@ -310,11 +346,6 @@ def save_image_grid(
         (22, 22)
     """
     grid = image_grid(images, nrow=nrow, normalize=value_range is not None, value_range=value_range)
-    try:
-        figure_cls = _figure("save_image_grid")
-    except ImportError:
-        write_png(path, grid, scale=4)
-        return grid
     n = int(np.shape(images)[0]) if np.ndim(images) >= 3 else 1
     if labels is not None and len(labels) != n:
         raise ValueError(f"save_image_grid: got {len(labels)} labels for {n} images")
@@ -322,7 +353,11 @@ def save_image_grid(
     inches = max(5.0, min(12.0, width / 40))
     lines = textwrap.wrap(title, width=int(inches * 11)) if title else []
     head = 0.1 + 0.22 * len(lines)  # inches of title above the grid
-    fig = figure_cls(figsize=(inches, inches * height / width + head))
+    try:
+        fig = figure((inches, inches * height / width + head), owner="save_image_grid")
+    except ImportError:
+        write_png(path, grid, scale=4)
+        return grid
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - head / fig.get_figheight()))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
@@ -342,7 +377,7 @@ def save_image_grid(
             )
     if lines:
         fig.suptitle("\n".join(lines), fontsize=10, y=1.0 - 0.05 / fig.get_figheight(), va="top")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return grid
 
 
@@ -359,7 +394,6 @@ def plot_filters(
         >>> len(fig.axes)
         4
     """
-    figure_cls = _figure("plot_filters")
     w = getattr(weight, "weight", weight) if isinstance(weight, Module) else weight
     a = _array(w, "plot_filters")
     if a.ndim != 4 or a.shape[0] == 0:
@@ -371,7 +405,7 @@ def plot_filters(
     cols = int(np.ceil(np.sqrt(o)))
     rows = -(-o // cols)
     width = max(5.0, 1.3 * cols)
-    fig = figure_cls(figsize=(width, 1.4 * rows + 0.8))
+    fig = figure((width, 1.4 * rows + 0.8), owner="plot_filters")
     for i in range(o):
         ax = fig.add_subplot(rows, cols, i + 1)
         k = a[i] if a.shape[1] == 3 else a[i].mean(axis=0)
@@ -389,7 +423,7 @@ def plot_filters(
     fig.suptitle("\n".join(textwrap.wrap(text, width=int(width * 13))), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -414,7 +448,6 @@ def plot_feature_maps(
         >>> len(fig.axes)
         9
     """
-    figure_cls = _figure("plot_feature_maps")
     if not isinstance(maps, dict) or not maps:
         raise ValueError("plot_feature_maps: expected a non-empty dict {layer name: maps}")
     arrays = {k: _array(v, "plot_feature_maps") for k, v in maps.items()}
@@ -429,7 +462,7 @@ def plot_feature_maps(
     lead = 1 if image is not None else 0
     cols = lead + min(max_channels, max(v.shape[1] for v in arrays.values()))
     rows = len(arrays)
-    fig = figure_cls(figsize=(1.3 * cols + 0.8, 1.6 * rows + 0.6))
+    fig = figure((1.3 * cols + 0.8, 1.6 * rows + 0.6), owner="plot_feature_maps")
     if image is not None:  # the input once, top left
         ax = fig.add_subplot(rows, cols, 1)
         img = _array(image, "plot_feature_maps")
@@ -452,5 +485,5 @@ def plot_feature_maps(
     fig.suptitle(title or "feature maps (each map scaled to its own range)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig

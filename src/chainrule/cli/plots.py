@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.viz import figure, save_figure
+
 __all__ = ["available", "plot_confusion_matrix", "plot_curve", "plot_samples", "save_all"]
 
 _TRAIN, _VAL, _GOOD, _BAD = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
@@ -30,19 +32,7 @@ def available() -> bool:
 
 
 def _figure(w: float, h: float) -> Any:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(w, h), dpi=110, layout="constrained")
-
-
-def _save(fig: Any, path: str | os.PathLike) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    return p
+    return figure((w, h), owner="the run's plots", dpi=110, layout="constrained")
 
 
 def plot_curve(history: dict[str, list[float]], metric: str, path: str | os.PathLike,
@@ -77,7 +67,7 @@ def plot_curve(history: dict[str, list[float]], metric: str, path: str | os.Path
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
     ax.set_title(title or f"{label}: train and validation")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _percent() -> Any:
@@ -110,7 +100,7 @@ def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], path: str | os
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=small,
                         color="white" if share[i, j] > 0.5 else "black")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_samples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
@@ -144,7 +134,7 @@ def plot_samples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
             spine.set_edgecolor(color)
             spine.set_linewidth(2.5)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def pick_samples(y_true: np.ndarray, y_pred: np.ndarray, n: int = 24) -> np.ndarray:

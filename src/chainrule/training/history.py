@@ -79,9 +79,9 @@ class History(Callback):
                     f"History.plot: unknown metric(s) {unknown}; recorded: {sorted(self.history)}"
                 )
             names = [m.removeprefix("val_") if m not in names else m for m in wanted]
-        from matplotlib.figure import Figure
+        from chainrule.viz import figure, save_figure
 
-        fig = Figure(figsize=(4.5 * len(names), 3.6), layout="constrained")
+        fig = figure((4.5 * len(names), 3.6), owner="History.plot", layout="constrained")
         axes = fig.subplots(1, len(names), squeeze=False)[0]
         for ax, name in zip(axes, names):
             for key, style in ((name, "-o"), (f"val_{name}", "--s")):
@@ -101,7 +101,7 @@ class History(Callback):
         if title:
             fig.suptitle(title)
         if path is not None:
-            fig.savefig(os.fspath(path))
+            save_figure(fig, path)
         return fig
 
     def __repr__(self) -> str:
