@@ -24,7 +24,7 @@ from chainrule.data.datasets import digits
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", default="digits_cnn.onnx", help="the ONNX file to write")
     parser.add_argument("--seed", type=int, default=0)

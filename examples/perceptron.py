@@ -7,6 +7,7 @@ Run: .venv/bin/python examples/perceptron.py
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import numpy as np
@@ -58,7 +59,8 @@ def mlp_xor(hidden: int = 4, steps: int = 300, lr: float = 1.0, seed: int = 0) -
     return preds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help
     results = {name: perceptron_on(name) for name in TRUTH_TABLES}
     assert results["AND"] == (True, TRUTH_TABLES["AND"])
     assert results["OR"] == (True, TRUTH_TABLES["OR"])

@@ -23,6 +23,7 @@ a checkpoint with ``chainrule.save`` (weights and optimizer state in one safe fi
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 
@@ -77,7 +78,8 @@ def plain_loop(x, y, xt, yt, epochs: int = 3, batch_size: int = 32, shuffle: boo
     return model, optimizer
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help
     (x, y), (xt, yt) = cr.data.digits()
     print("plain loop:")
     model, optimizer = plain_loop(x, y, xt, yt)

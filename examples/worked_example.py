@@ -18,6 +18,7 @@ Run: ``python examples/worked_example.py`` (or ``make demo``).
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,8 @@ def _fmt(a: np.ndarray) -> str:
     return "\n" + "\n".join("      " + r for r in rows)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help
     v = compute()
     line = "-" * 72
     print("Worked example (notes 002): 2 inputs, 2 sigmoid hidden units, 1 sigmoid output")

@@ -448,12 +448,13 @@ def test_fresh_process_bit_identical(threads: str) -> None:
     assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout) > 64
 
 
-def test_plain_loop_example(capsys) -> None:
+def test_plain_loop_example(capsys, monkeypatch) -> None:
     """examples/training_loop.py runs and its plain loop matches fit bit for bit."""
     import runpy
     from pathlib import Path
 
     path = Path(__file__).parents[1] / "examples" / "training_loop.py"
+    monkeypatch.setattr(sys, "argv", [str(path)])  # the script parses its command line
     runpy.run_path(str(path), run_name="__main__")
     out = capsys.readouterr().out
     assert "checkpoint reloads: True" in out
