@@ -9,7 +9,7 @@ JOBS   ?= 2
 export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 
-.PHONY: demo test test-all lint format bench data loc clean
+.PHONY: demo test test-all lint typecheck format bench data loc clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test-all: $(STAMP) data
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
+
+# mypy's settings are in pyproject.toml ([tool.mypy]: check_untyped_defs, warn_unreachable, ...)
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy src
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench examples

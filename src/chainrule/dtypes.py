@@ -37,7 +37,7 @@ int64 = np.dtype("int64")
 uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
-_NAMES = {
+_NAMES: dict[str, np.dtype] = {
     "float16": float16,
     "half": float16,
     "float32": float32,

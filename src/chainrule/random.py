@@ -73,7 +73,8 @@ class Generator:
     def random(self, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
         return self.rng.random(size=shape, dtype=dtype)
 
-    def permutation(self, n: int) -> np.ndarray:
+    def permutation(self, n: int | np.ndarray) -> np.ndarray:
+        """A shuffled ``arange(n)``, or a shuffled copy of the array ``n`` (NumPy's rule)."""
         return self.rng.permutation(n)
 
     def integers(self, low: int, high: int, shape: Any = None) -> Any:

@@ -16,7 +16,7 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse with its errors as one line (``UsageError``) instead of usage + exit."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 

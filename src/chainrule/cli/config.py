@@ -188,15 +188,16 @@ def _toml_module() -> Any:
         import tomllib
 
         return tomllib
-    try:  # pragma: no cover (Python 3.10)
-        import tomli  # type: ignore[import-not-found, unused-ignore]
+    else:  # pragma: no cover (Python 3.10)
+        try:
+            import tomli  # type: ignore[import-not-found, unused-ignore]
 
-        return tomli
-    except ImportError:  # pragma: no cover
-        raise ConfigError(
-            "reading TOML configs on Python 3.10 needs the 'tomli' package (pip install tomli); "
-            "Python 3.11+ has it built in"
-        ) from None
+            return tomli
+        except ImportError:
+            raise ConfigError(
+                "reading TOML configs on Python 3.10 needs the 'tomli' package (pip install "
+                "tomli); Python 3.11+ has it built in"
+            ) from None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

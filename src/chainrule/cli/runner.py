@@ -197,7 +197,8 @@ class _Bar(Callback):
 
     def __init__(self, desc: str, enabled: bool) -> None:
         super().__init__()
-        self.desc, self.enabled, self.bar = desc, enabled, None
+        self.desc, self.enabled = desc, enabled
+        self.bar: Any = None
 
     def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.enabled:
@@ -240,7 +241,7 @@ class _StopMessage:
 @contextmanager
 def _stop_message(run_dir: Path) -> Iterator[None]:
     old = sys.stderr
-    sys.stderr = _StopMessage(old, run_dir)  # type: ignore[assignment]
+    sys.stderr = _StopMessage(old, run_dir)
     try:
         yield
     finally:

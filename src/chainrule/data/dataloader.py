@@ -210,7 +210,8 @@ class DataLoader:
         if self._resume:
             self._resume = False
         else:
-            self._perm = self.generator.permutation(self._n) if self.shuffle else None
+            gen = self.generator if self.shuffle else None  # shuffle implies a generator
+            self._perm = gen.permutation(self._n) if gen is not None else None
             self._pos = 0
             self._in_epoch = True
         return self._batches(self._perm, self._pos)

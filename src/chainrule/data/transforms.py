@@ -89,12 +89,8 @@ class Compose(Transform):
         return x
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "transforms": [
-                t.state_dict() if callable(getattr(t, "state_dict", None)) else None
-                for t in self.transforms
-            ]
-        }
+        states = [getattr(t, "state_dict", None) for t in self.transforms]
+        return {"transforms": [s() if callable(s) else None for s in states]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         subs = state.get("transforms") if isinstance(state, dict) else None
@@ -104,8 +100,9 @@ class Compose(Transform):
                 f"transforms, got {subs!r:.80}"
             )
         for t, s in zip(self.transforms, subs):
-            if s is not None and callable(getattr(t, "load_state_dict", None)):
-                t.load_state_dict(s)
+            load = getattr(t, "load_state_dict", None)
+            if s is not None and callable(load):
+                load(s)
 
     def __repr__(self) -> str:
         return f"Compose({self.transforms!r})"

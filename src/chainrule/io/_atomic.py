@@ -66,7 +66,7 @@ def clean_stale_temp_files(folder: PathLike) -> list[Path]:
     """
     removed: list[Path] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(os.fspath(folder)))
     except OSError:
         return removed
     for entry in entries:

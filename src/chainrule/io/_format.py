@@ -18,10 +18,11 @@ their first bytes and refused with a message saying what they are.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import sys
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ _TORCH_HINT = (
 )
 
 
-def open_regular_file(path: str | os.PathLike, follow_symlinks: bool = True) -> BinaryIO:
+def open_regular_file(path: str | os.PathLike, follow_symlinks: bool = True) -> io.BufferedReader:
     """Open ``path`` for reading only if it is a regular file (not a folder, FIFO, device).
 
     With ``follow_symlinks=False`` a symbolic link is refused (``O_NOFOLLOW``), so a link
@@ -275,9 +276,9 @@ def read_safetensors(
             raise CheckpointError(p, _header_problem("__metadata__ must map strings to strings"))
         data_len = size - 8 - n
         entries = {name: _check_entry(p, name, entry, data_len) for name, entry in header.items()}
-        spans = sorted((b, e, name) for name, (_, _, b, e) in entries.items())
+        spans = sorted((b, end, name) for name, (_, _, b, end) in entries.items())
         pos, prev = 0, None
-        for b, e, name in spans:
+        for b, end, name in spans:
             if b < pos:
                 raise CheckpointError(
                     p,
@@ -290,7 +291,7 @@ def read_safetensors(
                     f"{b - pos} unused bytes before tensor {name!r} (at data offset {pos}); "
                     f"the file is corrupt",
                 )
-            pos, prev = e, name
+            pos, prev = end, name
         if pos != data_len:
             raise CheckpointError(
                 p,
@@ -311,8 +312,8 @@ def read_safetensors(
                 )
             got += k
     tensors: dict[str, np.ndarray] = {}
-    for name, (dtype, shape, b, e) in entries.items():
-        count = (e - b) // dtype.itemsize
+    for name, (dtype, shape, b, end) in entries.items():
+        count = (end - b) // dtype.itemsize
         if count == 0:
             arr = np.zeros(shape, dtype=dtype.newbyteorder("="))
         else:

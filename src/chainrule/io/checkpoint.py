@@ -287,7 +287,7 @@ def _digest(text: str, tensors: Mapping[str, np.ndarray]) -> str:
         a = tensors[name]
         h.update(f"\0{name}\0{a.dtype.newbyteorder('<').str}\0{a.shape}\0".encode())
         if a.size:
-            h.update(a.reshape(-1).view(np.uint8))
+            h.update(a.reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 

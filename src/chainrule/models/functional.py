@@ -325,7 +325,9 @@ class Model(Module):
                 _store(out_t, out, values, label)
         return [values[i] for i in self._out_slots]
 
-    def _bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
+    def _bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        """The inputs in ``self.inputs`` order: tensors, or symbolic tensors when the model
+        is called on ``Input``s (a model used as a layer)."""
         n = len(self.inputs)
         if not kwargs and len(args) == n:  # fast path: model(a, b) on tensors of the right rank
             for x, (ndim, fixed) in zip(args, self._input_checks):

@@ -330,9 +330,9 @@ class Module:
         destination: dict[str, Tensor] | None = None,
         prefix: str = "",
         keep_vars: bool = False,
-    ) -> OrderedDict[str, Tensor]:
+    ) -> dict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name, sharing memory (as torch)."""
-        out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
+        out = OrderedDict() if destination is None else destination
         for mname, m in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = f"{mname}." if mname else ""
             for k, p in m._parameters.items():

@@ -75,7 +75,7 @@ class AdamW(Adam):
             l1=l1,
         )
 
-    def load_state_dict(self, state_dict: dict) -> None:  # type: ignore[type-arg]
+    def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
         for group in self.param_groups:  # AdamW is always decoupled (as torch)
             group["decoupled_weight_decay"] = True

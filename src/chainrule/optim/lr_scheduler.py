@@ -34,7 +34,7 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from chainrule.optim.optimizer import Optimizer
 
@@ -667,6 +667,7 @@ class OneCycleLR(LRScheduler):
                 f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
             )
         n = self.total_steps
+        self._schedule_phases: list[dict[str, Any]]
         if three_phase:
             self._schedule_phases = [
                 {
@@ -827,7 +828,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.default_min_lr: float | None = None
             self.min_lrs = list(min_lr)
         else:
-            self.default_min_lr = min_lr
+            self.default_min_lr = cast(float, min_lr)  # not a list or tuple: one number
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
         self.patience = patience
         self.cooldown = cooldown

@@ -96,7 +96,7 @@ class Optimizer:
                 "but the ordering of tensors in sets will change between runs. Please use a "
                 "list instead."
             )
-        groups = list(params)
+        groups: list[Any] = list(params)
         if len(groups) == 0:
             raise ValueError(
                 f"{name}: optimizer got an empty parameter list (does the model have no "

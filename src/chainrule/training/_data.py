@@ -166,7 +166,8 @@ class ArrayStream:
 
     def next(self) -> tuple[Any, Any]:
         if self.pos >= self.n:
-            self.perm = self.generator.permutation(self.n) if self.shuffle else None
+            gen = self.generator if self.shuffle else None  # shuffle implies a generator
+            self.perm = gen.permutation(self.n) if gen is not None else None
             self.pos = 0
             self.passes += 1
         lo, hi = self.pos, min(self.pos + self.batch_size, self.n)

@@ -260,8 +260,8 @@ class Heads:
         for h, o, t in pairs:
             if h.metrics:
                 yt = t.data if isinstance(t, Tensor) else np.asarray(t)
-                for m in h.metrics:
-                    m.update(yt, o.data)
+                for metric in h.metrics:
+                    metric.update(yt, o.data)
 
     def reset(self) -> None:
         self.loss_mean.reset()
@@ -276,9 +276,9 @@ class Heads:
         for m in self.head_means:
             logs[prefix + m.name] = m.result()
         for h in self.heads:
-            for m in h.metrics:
-                r = m.result()
-                key = prefix + h.prefix(m.name)
+            for metric in h.metrics:
+                r = metric.result()
+                key = prefix + h.prefix(metric.name)
                 if isinstance(r, np.ndarray):
                     if r.ndim > 1:
                         continue  # a confusion matrix is not a log scalar
@@ -550,7 +550,7 @@ class FitLoop:
                     if sig.signum is not None:
                         self._interrupt(sig, "batch", backup_dir)
                 logs = self.heads.results()
-                if self.val is not None:
+                if self.val is not None and self.val_heads is not None:  # both or neither
                     self.val.start_epoch()
                     logs.update(
                         {

@@ -241,7 +241,7 @@ def _monitor_op(owner: str, mode: str, monitor: str) -> tuple[Callable[[float, f
             if any(name == m or name.startswith(m) or name.endswith(m) for m in maxish)
             else "min"
         )
-    return (np.greater, 1) if mode == "max" else (np.less, -1)  # type: ignore[return-value]
+    return (np.greater, 1) if mode == "max" else (np.less, -1)
 
 
 def check_monitor(
@@ -310,11 +310,15 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._open(epoch)
 
+    def _reopen(self, batch: int) -> None:
+        """A bar for an epoch resumed mid-way (it got no on_epoch_begin), at ``batch``."""
+        self._open(getattr(self.model, "_cr_epoch", self._epoch))
+        if self._bar is not None:
+            self._bar.update(batch)
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.verbose == 1 and self._bar is None:  # an epoch resumed mid-way
-            self._open(getattr(self.model, "_cr_epoch", self._epoch))
-            if self._bar is not None:
-                self._bar.update(batch)
+        if self.verbose == 1 and self._bar is None:
+            self._reopen(batch)
         if self._bar is not None:
             self._bar.update(1)
             if logs:

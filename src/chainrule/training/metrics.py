@@ -439,7 +439,7 @@ class Mean(Metric):
     def reset(self) -> None:
         self.state = {"total": 0.0, "count": 0.0}
 
-    def update(self, value: Any, weight: float = 1.0) -> None:  # type: ignore[override]
+    def update(self, value: Any, weight: float = 1.0) -> None:
         self.state["total"] += float(value) * float(weight)
         self.state["count"] += float(weight)
 
@@ -488,7 +488,7 @@ class Accuracy(Metric):
     def reset(self) -> None:
         self.state = {"correct": 0, "count": 0}
 
-    def update(self, y_true: Any, y_pred: Any) -> None:  # type: ignore[override]
+    def update(self, y_true: Any, y_pred: Any) -> None:
         t, p = _labels(y_true, y_pred, self.name, self.threshold)
         self.state["correct"] += int(np.count_nonzero(t == p))
         self.state["count"] += int(t.size)
@@ -515,7 +515,7 @@ class TopKAccuracy(Metric):
     def reset(self) -> None:
         self.state = {"hits": 0, "count": 0}
 
-    def update(self, y_true: Any, y_pred: Any) -> None:  # type: ignore[override]
+    def update(self, y_true: Any, y_pred: Any) -> None:
         hits, n = _top_k_count(y_true, y_pred, self.k, self.name)
         self.state["hits"] += hits
         self.state["count"] += n
@@ -549,7 +549,7 @@ class ConfusionMatrix(Metric):
         c = self.num_classes or 0
         self.state = {"matrix": np.zeros((c, c), np.int64)}
 
-    def update(self, y_true: Any, y_pred: Any) -> None:  # type: ignore[override]
+    def update(self, y_true: Any, y_pred: Any) -> None:
         t, p = _labels(y_true, y_pred, self.name, self.threshold)
         _check_negative(t, p, self.name)
         m = self.state["matrix"]
@@ -637,7 +637,7 @@ class MeanAbsoluteError(Metric):
     def reset(self) -> None:
         self.state = {"total": 0.0, "count": 0}
 
-    def update(self, y_true: Any, y_pred: Any) -> None:  # type: ignore[override]
+    def update(self, y_true: Any, y_pred: Any) -> None:
         t, p = _regression(y_true, y_pred, self.name)
         self.state["total"] += float(self._err(t - p).sum())
         self.state["count"] += int(t.size)
@@ -676,7 +676,7 @@ class R2Score(Metric):
     def reset(self) -> None:
         self.state = {"n": 0, "mean": None, "m2": None, "ss_res": None}
 
-    def update(self, y_true: Any, y_pred: Any) -> None:  # type: ignore[override]
+    def update(self, y_true: Any, y_pred: Any) -> None:
         t, p = _regression(y_true, y_pred, self.name)
         if t.shape[0] == 0:
             return

@@ -291,7 +291,7 @@ def _resolve_optimizer(model: Any, optimizer: Any, lr: float | None) -> Any:
                 )
             )
         rate = lr if lr is not None else _DEFAULT_LR.get(key)
-        kw = {} if rate is None else {"lr": rate}
+        kw: dict[str, Any] = {} if rate is None else {"lr": rate}
         return optim.OPTIMIZERS[key](model.parameters(), **kw)
     if lr is not None:
         raise ValueError(
@@ -464,7 +464,7 @@ def fit(
             validation_data = (xv, yv)
         stream = _data.ArrayStream(xa, ya, batch_size, shuffle, rng["shuffle"], steps_per_epoch)
 
-    val = None
+    val: _data.LoaderStream | _data.ArrayStream | None = None
     if validation_data is not None:
         if _data.is_loader(validation_data):
             val = _data.LoaderStream(validation_data)

@@ -340,7 +340,7 @@ def retry_callback() -> Any:
 
     base: Any = optuna.storages.RetryHeartbeatStaleTrialCallback
 
-    class RetryStaleTrial(base):  # type: ignore[misc, valid-type]
+    class RetryStaleTrial(base):
         def __call__(self, study: Any, trial: Any) -> None:
             clean = copy.deepcopy(trial)
             clean.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ATTEMPT_ATTRS}

@@ -26,7 +26,7 @@ N_DIGITS = 1797
 
 def bundled_path(name: str = DIGITS_FILE) -> Path:
     """Where a bundled data file lives inside the installed package."""
-    return Path(str(resources.files("chainrule.data.datasets").joinpath("_bundled", name)))
+    return Path(str(resources.files("chainrule.data.datasets").joinpath("_bundled").joinpath(name)))
 
 
 @lru_cache(maxsize=1)

@@ -210,7 +210,7 @@ def read_idx(
                     f"the compressed data ends before its end-of-stream marker (or has junk "
                     f"after it)"
                 )
-            buf = bytearray(data) if writable else data
+            buf: bytes | bytearray = bytearray(data) if writable else data
             del data
         else:
             magic, dtype, ndim = _parse_header(p, f.read(4), expected_magic)
@@ -223,7 +223,7 @@ def read_idx(
                     f"{p}: {problem}: the header declares {what} = {nbytes} data bytes, but "
                     f"{present} bytes are present"
                 )
-            buf: bytes | bytearray = bytearray(nbytes)
+            buf = bytearray(nbytes)
             if f.readinto(buf) != nbytes:
                 raise ValueError(f"{p}: truncated while reading (the file changed size)")
     arr = np.frombuffer(buf, dtype=dtype).reshape(dims)

@@ -33,7 +33,8 @@ class Sequential(Module):
 
     def forward(self, input: Any) -> Any:
         for m in self._modules.values():
-            input = m(input)
+            if m is not None:  # a slot set to None (as torch allows) is skipped
+                input = m(input)
         return input
 
     def add(self, module: Module) -> Sequential:
@@ -82,11 +83,11 @@ class ModuleList(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(list(self._modules.values()))
 
     def __getitem__(self, idx: int | slice) -> Any:
-        mods = list(self._modules.values())
+        mods: list[Any] = list(self._modules.values())
         if isinstance(idx, slice):
             return ModuleList(mods[idx])
         return mods[idx]

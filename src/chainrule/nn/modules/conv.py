@@ -11,7 +11,7 @@ Kaiming-uniform with :math:`a=\sqrt5`, and ``bias`` is :math:`U(-1/\sqrt{fan_{in
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from chainrule import dtypes
 from chainrule.creation import zeros
@@ -178,10 +178,10 @@ class Conv2d(_ConvNd):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] | str = 0,
-        dilation: int | tuple[int, int] = 1,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
@@ -342,21 +342,24 @@ class ConvTranspose2d(_ConvNd):
             )
         out = []
         for i, want in enumerate(size):
-            lo = conv_output_shape(
-                input.shape[2 + i],
-                self.kernel_size[i],
-                self.stride[i],
-                self.padding[i],
-                self.dilation[i],
-                transposed=True,
+            lo = cast(  # one axis in, one size out
+                int,
+                conv_output_shape(
+                    input.shape[2 + i],
+                    self.kernel_size[i],
+                    self.stride[i],
+                    self.padding[i],
+                    self.dilation[i],
+                    transposed=True,
+                ),
             )
             hi = lo + max(self.stride[i], self.dilation[i]) - 1
-            if not lo <= want <= hi:  # type: ignore[operator]
+            if not lo <= want <= hi:
                 raise ValueError(
                     f"{self._describe()}: requested output size {size} is not reachable; "
                     f"axis {i} allows sizes {lo} to {hi}"
                 )
-            out.append(want - lo)  # type: ignore[operator]
+            out.append(want - lo)
         return tuple(out)
 
 
