@@ -34,34 +34,10 @@ def _module_names() -> list[str]:
 
 MODULES = _module_names()
 
-# Examples known to fail for a reason outside the engine, each a strict xfail: when the
-# reason goes away the test turns red, and the entry must be removed (or the condition
-# below turns it off by itself once the missing layer exists).
-_nn_missing = [n for n in ("BatchNorm2d", "Dropout") if not hasattr(cr.nn, n)]
-DOCTEST_PENDING = {
-    "chainrule.models.blocks": (bool(_nn_missing), f"models examples need nn.{_nn_missing}"),
-    "chainrule.models.zoo": (bool(_nn_missing), f"models examples need nn.{_nn_missing}"),
-}
-
-
-def _doctest_params() -> list:
-    params = []
-    for name in MODULES:
-        cond, reason = DOCTEST_PENDING.get(name, (False, ""))
-        marks = [pytest.mark.xfail(cond, reason=reason, strict=True)] if cond else []
-        params.append(pytest.param(name, marks=marks, id=name))
-    return params
-
-
 def test_all_names_import():
     missing = [n for n in cr.__all__ if not hasattr(cr, n)]
     assert not missing, f"chainrule.__all__ names that do not resolve: {missing}"
     assert len(set(cr.__all__)) == len(cr.__all__), "duplicates in chainrule.__all__"
-
-
-def _exists(module: str) -> bool:
-    rel = Path(*module.split(".")[1:])
-    return (SRC / rel).with_suffix(".py").exists() or (SRC / rel / "__init__.py").exists()
 
 
 LAZY = [pytest.param(n, f"chainrule.{n}", id=n) for n in sorted(cr._LAZY_MODULES)]
@@ -70,8 +46,6 @@ LAZY += [pytest.param(n, m, id=n) for n, (m, _) in sorted(cr._LAZY_NAMES.items()
 
 @pytest.mark.parametrize("name, module", LAZY)
 def test_lazy_names_and_subpackages_resolve(name, module):
-    if not _exists(module):  # declared by the lead for a later issue
-        pytest.skip(f"{module} is not written yet")
     obj = getattr(cr, name)
     assert inspect.ismodule(obj) if name in cr._LAZY_MODULES else obj is not None
 
@@ -139,7 +113,7 @@ def test_modules_define_valid_all():
     assert not bad, f"__all__ names missing from their module: {bad}"
 
 
-@pytest.mark.parametrize("name", _doctest_params())
+@pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     mod = importlib.import_module(name)
