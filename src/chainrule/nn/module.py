@@ -401,7 +401,7 @@ class Module:
     def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None,
                 **kwargs: Any) -> None:
         """Attach an optimizer, a loss and metrics for :meth:`fit` (Keras's ``compile``)."""
-        from chainrule.training.trainer import compile_model
+        from chainrule.training.compile import compile_model
 
         compile_model(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 

@@ -1,7 +1,8 @@
 """Training: ``fit``/``evaluate``/``predict``, metrics, callbacks and exact resume.
 
-- :mod:`chainrule.training.trainer`: ``compile_model``, ``fit``, ``evaluate``, ``predict``
-  (what ``nn.Module.compile/fit/evaluate/predict`` call);
+- :mod:`chainrule.training.trainer`: ``fit``, ``evaluate``, ``predict``, and
+  :mod:`chainrule.training.compile`: ``compile_model`` (what
+  ``nn.Module.compile/fit/evaluate/predict`` call);
 - :mod:`chainrule.training.metrics` (public as ``chainrule.metrics``);
 - :mod:`chainrule.training.callbacks`, :mod:`~chainrule.training.checkpoint` and
   :mod:`~chainrule.training.history` (public as ``chainrule.callbacks``);
