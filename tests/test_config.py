@@ -314,3 +314,15 @@ _values = st.recursive(
 @given(st.dictionaries(_keys, _values, max_size=5))
 def test_dump_config_round_trips_any_toml_data(data: dict) -> None:
     assert tomllib.loads(dump_config(data)) == data
+
+
+def test_cli_names_follow_the_library() -> None:
+    """The configuration's closed lists are the library's: a new optimizer, schedule or
+    dataset cannot be added to one and forgotten in the other."""
+    import chainrule as cr
+    from chainrule.cli.config import DATASETS, OPTIMIZERS, SCHEDULERS
+
+    assert sorted(OPTIMIZERS) == sorted(cr.optim.OPTIMIZERS)
+    for name, cls in SCHEDULERS.items():
+        assert cls is None if name == "none" else hasattr(cr.optim.lr_scheduler, cls), name
+    assert {n.replace("-", "_") for n in DATASETS} <= {d.name for d in cr.data.available()}

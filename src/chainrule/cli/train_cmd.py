@@ -6,24 +6,23 @@ import argparse
 from typing import Any
 
 from chainrule.cli._common import add_allow_code, common, parse_sets
+from chainrule.cli.config import DATASETS, OPTIMIZERS, SCHEDULERS
 
 __all__ = ["FLAGS", "add_parser", "overrides_from", "run"]
 
 #: flag dest -> (config key, type, help)
 FLAGS: dict[str, tuple[str, Any, str]] = {
-    "data": ("data.name", str, "dataset: digits (bundled), fashion-mnist or mnist"),
+    "data": ("data.name", str, f"dataset: {', '.join(DATASETS)} (digits is bundled)"),
     "data_root": ("data.root", str, "folder holding the dataset's IDX files"),
     "validation_split": ("data.validation_split", float,
                          "fraction of the training images held out for validation"),
     "epochs": ("train.epochs", int, "number of epochs"),
     "batch_size": ("train.batch_size", int, "samples per step"),
-    "optimizer": ("train.optimizer", str, "sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta"),
+    "optimizer": ("train.optimizer", str, ", ".join(OPTIMIZERS)),
     "lr": ("train.lr", float, "learning rate (default: the optimizer's)"),
     "momentum": ("train.momentum", float, "momentum (sgd, rmsprop)"),
     "weight_decay": ("train.weight_decay", float, "L2 weight decay"),
-    "scheduler": ("train.scheduler", str,
-                  "learning-rate schedule: none, step, multistep, exponential, cosine, linear, "
-                  "onecycle, plateau"),
+    "scheduler": ("train.scheduler", str, f"learning-rate schedule: {', '.join(SCHEDULERS)}"),
     "backup_every": ("train.backup_every", int,
                      "steps between resume backups (0: only at epoch ends)"),
     "seed": ("seed", int, "seed for weights, shuffling, dropout, augmentation"),
@@ -40,8 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "--set KEY=VALUE. The run folder gets the resolved config.toml, "
                     "checkpoints, metrics.csv, results.json and PNG plots.")
     p.add_argument("config", nargs="?", metavar="CONFIG.toml", help="a configuration file")
-    p.add_argument("--model", help="zoo model (lenet5, vgg_small, small_cnn, small_resnet, "
-                                   "mlp); replaces the config's [model] table")
+    from chainrule.models import available_models
+
+    p.add_argument("--model", help=f"zoo model ({', '.join(available_models())}); replaces "
+                                   "the config's [model] table")
     for dest, (key, kind, text) in FLAGS.items():
         flag = "--" + dest.replace("_", "-")
         p.add_argument(flag, dest=dest, type=kind, metavar=dest.split("_")[-1].upper(),
