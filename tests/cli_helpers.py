@@ -16,9 +16,15 @@ import chainrule as cr
 _SCRIPT = Path(sys.executable).parent / "chainrule"
 #: the installed console script (pyproject's [project.scripts]); ``python -m chainrule``
 #: only where the package was installed without scripts
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else (
-    [shutil.which("chainrule")] if shutil.which("chainrule") else [sys.executable, "-m",
-                                                                   "chainrule"])
+COMMAND = (
+    [str(_SCRIPT)]
+    if _SCRIPT.exists()
+    else (
+        [shutil.which("chainrule")]
+        if shutil.which("chainrule")
+        else [sys.executable, "-m", "chainrule"]
+    )
+)
 
 #: a tiny run: 180 training, 20 validation, 60 test digits, 1 epoch of 6 steps
 TINY = ["--set", "data.train_samples=200", "--set", "data.test_samples=60", "--epochs", "1"]
@@ -43,18 +49,31 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def cli(*args: str | os.PathLike, cwd: str | os.PathLike, timeout: float = 300,
-        **extra_env: str) -> Result:
+def cli(
+    *args: str | os.PathLike, cwd: str | os.PathLike, timeout: float = 300, **extra_env: str
+) -> Result:
     """Run ``chainrule *args`` and return its exit code, stdout and stderr."""
-    p = subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=env(**extra_env),
-                       capture_output=True, text=True, timeout=timeout, check=False)
+    p = subprocess.run(
+        [*COMMAND, *map(str, args)],
+        cwd=cwd,
+        env=env(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 
-def popen(*args: str | os.PathLike, cwd: str | os.PathLike, **extra_env: str
-          ) -> subprocess.Popen:
-    return subprocess.Popen([*COMMAND, *map(str, args)], cwd=cwd, env=env(**extra_env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def popen(*args: str | os.PathLike, cwd: str | os.PathLike, **extra_env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*COMMAND, *map(str, args)],
+        cwd=cwd,
+        env=env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def assert_one_line_error(r: Result, *fragments: str) -> str:

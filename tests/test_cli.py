@@ -41,8 +41,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _model(run_dir: Path) -> cr.nn.Module:
     """The run's model, rebuilt here from the zoo and its final weights."""
     cfg = resolve_config(load_config(run_dir / "config.toml"))
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["model"].items()
-          if k != "name"}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["model"].items() if k != "name"}
     model = cr.models.get_model(cfg["model"]["name"], **kw)
     model.load_state_dict(weights(run_dir / "checkpoints" / "model.safetensors"))
     return model.eval()
@@ -63,8 +62,14 @@ def test_train_writes_the_run_folder(run: dict) -> None:
     d: Path = run["dir"]
     assert d.parent == run["cwd"] / "runs"  # D4: the name cannot leave runs/
     assert re.fullmatch(r"escape-me-\d{8}-\d{6}", d.name), d.name
-    for rel in ("config.toml", "metrics.csv", "results.json", "checkpoints/model.safetensors",
-                "checkpoints/best.safetensors", "checkpoints/run.json"):
+    for rel in (
+        "config.toml",
+        "metrics.csv",
+        "results.json",
+        "checkpoints/model.safetensors",
+        "checkpoints/best.safetensors",
+        "checkpoints/run.json",
+    ):
         assert (d / rel).is_file(), rel
     assert list((d / "checkpoints" / "backup").glob("backup-*.safetensors"))
     cfg = load_config(d / "config.toml")
@@ -86,8 +91,7 @@ def test_train_prints_where_everything_is_and_the_test_accuracy(run: dict) -> No
     # the printed accuracy is the saved model's accuracy on the first 60 test digits
     _, (xt, yt) = cr.data.digits()
     logits = _logits(_model(d), xt[:60])
-    assert float(m.group(1)) == pytest.approx(100 * np.mean(logits.argmax(1) == yt[:60]),
-                                              abs=0.006)
+    assert float(m.group(1)) == pytest.approx(100 * np.mean(logits.argmax(1) == yt[:60]), abs=0.006)
     loss = float(cr.nn.functional.cross_entropy(cr.tensor(logits), cr.tensor(yt[:60])).data)
     assert float(m.group(2)) == pytest.approx(loss, abs=1e-4)
     res = json.loads((d / "results.json").read_text())
@@ -110,16 +114,39 @@ def test_train_plots_are_real_pngs(run: dict) -> None:
 
 def test_flags_override_the_config(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[train]\nepochs = 7\nlr = 0.5\n[data]\ntrain_samples = 100\n'
-                   'test_samples = 20\n')
-    r = cli("train", cfg, "--epochs", "1", "--lr", "0.01", "--optimizer", "sgd", "--momentum",
-            "0.9", "--set", "model.dropout=0.0", "--batch-size", "50", "--seed", "3",
-            "--run-dir", "out", "--quiet", cwd=tmp_path)
+    cfg.write_text(
+        "[train]\nepochs = 7\nlr = 0.5\n[data]\ntrain_samples = 100\ntest_samples = 20\n"
+    )
+    r = cli(
+        "train",
+        cfg,
+        "--epochs",
+        "1",
+        "--lr",
+        "0.01",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.9",
+        "--set",
+        "model.dropout=0.0",
+        "--batch-size",
+        "50",
+        "--seed",
+        "3",
+        "--run-dir",
+        "out",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert r.rc == 0, r.err
     assert r.err == ""  # --quiet: no progress output
     got = load_config(tmp_path / "out" / "config.toml")
-    assert (got["train"]["epochs"], got["train"]["lr"], got["train"]["optimizer"]) == \
-        (1, 0.01, "sgd")
+    assert (got["train"]["epochs"], got["train"]["lr"], got["train"]["optimizer"]) == (
+        1,
+        0.01,
+        "sgd",
+    )
     assert (got["train"]["momentum"], got["train"]["batch_size"], got["seed"]) == (0.9, 50, 3)
     assert got["model"]["dropout"] == 0.0 and got["data"]["train_samples"] == 100
 
@@ -127,8 +154,13 @@ def test_flags_override_the_config(tmp_path: Path) -> None:
 def test_python_dash_m_and_version(tmp_path: Path) -> None:
     import subprocess
 
-    p = subprocess.run([sys.executable, "-m", "chainrule", "--version"], capture_output=True,
-                       text=True, cwd=tmp_path, check=False)
+    p = subprocess.run(
+        [sys.executable, "-m", "chainrule", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert p.returncode == 0 and p.stdout.strip() == f"chainrule {cr.__version__}"
     r = cli(cwd=tmp_path)  # no command: the help, exit 2
     assert r.rc == 2 and "train" in r.out and "resume" in r.out
@@ -170,8 +202,13 @@ def test_evaluate_a_checkpoint_file_and_the_best_weights(run: dict) -> None:
     folder = cli("evaluate", run["dir"], cwd=run["cwd"])
     ckpt = cli("evaluate", run["dir"] / "checkpoints" / "model.safetensors", cwd=run["cwd"])
     assert ckpt.rc == 0 and ckpt.out.splitlines()[1:] == folder.out.splitlines()[1:]
-    best = cli("evaluate", run["dir"] / "checkpoints" / "best.safetensors", "--split",
-               "validation", cwd=run["cwd"])
+    best = cli(
+        "evaluate",
+        run["dir"] / "checkpoints" / "best.safetensors",
+        "--split",
+        "validation",
+        cwd=run["cwd"],
+    )
     assert best.rc == 0, best.err
     assert "digits validation split, 20 images" in best.out
 
@@ -204,12 +241,22 @@ def test_predict_png_and_npy(run: dict, tmp_path: Path) -> None:
     _sample_png(big, xt[1, 0], scale=8)  # 64x64: resized back to 8x8
     np.save(tmp_path / "three.npy", xt[2:5])
     np.save(tmp_path / "bytes.npy", np.round(xt[5, 0] * 255).astype(np.uint8))
-    r = cli("predict", run["dir"], exact, big, tmp_path / "three.npy", tmp_path / "bytes.npy",
-            "--top-k", "2", cwd=tmp_path)
+    r = cli(
+        "predict",
+        run["dir"],
+        exact,
+        big,
+        tmp_path / "three.npy",
+        tmp_path / "bytes.npy",
+        "--top-k",
+        "2",
+        cwd=tmp_path,
+    )
     assert r.rc == 0, r.err
     lines = r.out.strip().splitlines()
     assert [ln.split()[0] for ln in lines] == [str(exact), str(big)] + [
-        f"{tmp_path / 'three.npy'}[{i}]" for i in range(3)] + [str(tmp_path / "bytes.npy")]
+        f"{tmp_path / 'three.npy'}[{i}]" for i in range(3)
+    ] + [str(tmp_path / "bytes.npy")]
     assert all(ln.count("%") == 2 for ln in lines)
     q = np.round(xt[0, 0] * 255) / 255
     with Image.open(big) as im:
@@ -263,28 +310,41 @@ def test_datasets_lists_where_they_are(tmp_path: Path) -> None:
 
 # ---- errors: one line, exit 2 ----
 def test_error_unknown_model_and_options(tmp_path: Path) -> None:
-    assert_one_line_error(cli("train", "--model", "lenet", cwd=tmp_path),
-                          "unknown model 'lenet'", "did you mean 'lenet5'?")
-    assert_one_line_error(cli("train", "--epochz", "3", cwd=tmp_path),
-                          "unknown option --epochz", "did you mean --epochs?")
+    assert_one_line_error(
+        cli("train", "--model", "lenet", cwd=tmp_path),
+        "unknown model 'lenet'",
+        "did you mean 'lenet5'?",
+    )
+    assert_one_line_error(
+        cli("train", "--epochz", "3", cwd=tmp_path),
+        "unknown option --epochz",
+        "did you mean --epochs?",
+    )
     assert_one_line_error(cli("train", "--epochs", "x", cwd=tmp_path), "invalid int value")
     assert_one_line_error(cli("frobnicate", cwd=tmp_path), "invalid choice")
     assert_one_line_error(cli("train", "--set", "noequals", cwd=tmp_path), "KEY=VALUE")
-    assert_one_line_error(cli("train", "--model", "lenet5", "--epochs", "1", cwd=tmp_path),
-                          "model lenet5 cannot take digits images of shape (1, 8, 8)")
+    assert_one_line_error(
+        cli("train", "--model", "lenet5", "--epochs", "1", cwd=tmp_path),
+        "model lenet5 cannot take digits images of shape (1, 8, 8)",
+    )
     assert not (tmp_path / "runs").exists()  # nothing was created for a failed start
 
 
 def test_error_bad_config_file(tmp_path: Path) -> None:
     (tmp_path / "typo.toml").write_text("[train]\nlearnig_rate = 0.1\n")
-    assert_one_line_error(cli("train", "typo.toml", cwd=tmp_path),
-                          "unknown key 'learnig_rate' in [train]", "did you mean 'lr'?")
-    assert_one_line_error(cli("train", "--set", "train.learnig_rate=0.1", cwd=tmp_path),
-                          "did you mean 'lr'?")
+    assert_one_line_error(
+        cli("train", "typo.toml", cwd=tmp_path),
+        "unknown key 'learnig_rate' in [train]",
+        "did you mean 'lr'?",
+    )
+    assert_one_line_error(
+        cli("train", "--set", "train.learnig_rate=0.1", cwd=tmp_path), "did you mean 'lr'?"
+    )
     (tmp_path / "broken.toml").write_text("[train\nepochs = 1\n")
     assert_one_line_error(cli("train", "broken.toml", cwd=tmp_path), "broken.toml: invalid TOML")
-    assert_one_line_error(cli("train", "nothere.toml", cwd=tmp_path),
-                          "config file nothere.toml not found")
+    assert_one_line_error(
+        cli("train", "nothere.toml", cwd=tmp_path), "config file nothere.toml not found"
+    )
     assert_one_line_error(cli("summary", "typo.toml", cwd=tmp_path), "did you mean 'lr'?")
 
 
@@ -292,9 +352,20 @@ def test_error_missing_dataset(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     line = assert_one_line_error(
-        cli("train", "--data", "mnist", "--data-root", empty, cwd=tmp_path,
-            CHAINRULE_DATA=str(empty), HOME=str(tmp_path)),
-        "mnist not found", "Looked in", "chainrule never downloads")
+        cli(
+            "train",
+            "--data",
+            "mnist",
+            "--data-root",
+            empty,
+            cwd=tmp_path,
+            CHAINRULE_DATA=str(empty),
+            HOME=str(tmp_path),
+        ),
+        "mnist not found",
+        "Looked in",
+        "chainrule never downloads",
+    )
     assert str(empty) in line
     assert not (tmp_path / "runs").exists()
 
@@ -306,23 +377,30 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_error_bad_inputs_for_predict(run: dict, tmp_path: Path) -> None:
     d = run["dir"]
-    assert_one_line_error(cli("predict", d, tmp_path / "none.png", cwd=tmp_path),
-                          "none.png: no such file")
+    assert_one_line_error(
+        cli("predict", d, tmp_path / "none.png", cwd=tmp_path), "none.png: no such file"
+    )
     (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    assert_one_line_error(cli("predict", d, tmp_path / "junk.png", cwd=tmp_path),
-                          "junk.png", "image")
+    assert_one_line_error(
+        cli("predict", d, tmp_path / "junk.png", cwd=tmp_path), "junk.png", "image"
+    )
     (tmp_path / "notes.txt").write_text("hi")
-    assert_one_line_error(cli("predict", d, tmp_path / "notes.txt", cwd=tmp_path),
-                          "unknown input type .txt")
+    assert_one_line_error(
+        cli("predict", d, tmp_path / "notes.txt", cwd=tmp_path), "unknown input type .txt"
+    )
     np.save(tmp_path / "wrong.npy", np.zeros((3, 5), np.float32))
-    assert_one_line_error(cli("predict", d, tmp_path / "wrong.npy", cwd=tmp_path),
-                          "wrong.npy", "(3, 5)", "(1, 8, 8)")
+    assert_one_line_error(
+        cli("predict", d, tmp_path / "wrong.npy", cwd=tmp_path), "wrong.npy", "(3, 5)", "(1, 8, 8)"
+    )
     np.save(tmp_path / "nan.npy", np.full((8, 8), np.nan, np.float32))
     assert_one_line_error(cli("predict", d, tmp_path / "nan.npy", cwd=tmp_path), "NaN")
-    assert_one_line_error(cli("predict", d, tmp_path / "nan.npy", "-k", "0", cwd=tmp_path),
-                          "--top-k must be >= 1")
-    assert_one_line_error(cli("predict", tmp_path / "nowhere", tmp_path / "nan.npy",
-                              cwd=tmp_path), "no such run folder or checkpoint")
+    assert_one_line_error(
+        cli("predict", d, tmp_path / "nan.npy", "-k", "0", cwd=tmp_path), "--top-k must be >= 1"
+    )
+    assert_one_line_error(
+        cli("predict", tmp_path / "nowhere", tmp_path / "nan.npy", cwd=tmp_path),
+        "no such run folder or checkpoint",
+    )
 
 
 class _Boom:
@@ -339,25 +417,28 @@ def test_error_object_array_is_refused_without_running_code(run: dict, tmp_path:
     arr = np.empty(1, dtype=object)
     arr[0] = _Boom()
     np.save(tmp_path / "evil.npy", arr, allow_pickle=True)
-    assert_one_line_error(cli("predict", run["dir"], tmp_path / "evil.npy", cwd=tmp_path),
-                          "evil.npy", "object array")
+    assert_one_line_error(
+        cli("predict", run["dir"], tmp_path / "evil.npy", cwd=tmp_path), "evil.npy", "object array"
+    )
     assert not canary.exists()
 
 
 def test_error_not_a_run(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     for cmd in ("evaluate", "resume"):
-        assert_one_line_error(cli(cmd, tmp_path / "plain", cwd=tmp_path),
-                              "is not a chainrule run folder")
-    assert_one_line_error(cli("resume", tmp_path / "absent", cwd=tmp_path),
-                          "no such run folder")
+        assert_one_line_error(
+            cli(cmd, tmp_path / "plain", cwd=tmp_path), "is not a chainrule run folder"
+        )
+    assert_one_line_error(cli("resume", tmp_path / "absent", cwd=tmp_path), "no such run folder")
     foreign = tmp_path / "w.safetensors"
     cr.io.save({"w": np.zeros(2, np.float32)}, foreign)
-    assert_one_line_error(cli("evaluate", foreign, cwd=tmp_path),
-                          "carries no chainrule run configuration")
+    assert_one_line_error(
+        cli("evaluate", foreign, cwd=tmp_path), "carries no chainrule run configuration"
+    )
     (tmp_path / "fake.safetensors").write_bytes(b"\x00" * 20)
-    assert_one_line_error(cli("evaluate", tmp_path / "fake.safetensors", cwd=tmp_path),
-                          "fake.safetensors")
+    assert_one_line_error(
+        cli("evaluate", tmp_path / "fake.safetensors", cwd=tmp_path), "fake.safetensors"
+    )
 
 
 def test_non_finite_weights_are_reported(run: dict, tmp_path: Path) -> None:
@@ -370,9 +451,11 @@ def test_non_finite_weights_are_reported(run: dict, tmp_path: Path) -> None:
     cr.io.save(w, d / "checkpoints" / "model.safetensors")
     r = cli("evaluate", d, cwd=tmp_path)
     assert r.rc == 0, r.err
-    assert r.err_lines == [f"chainrule: warning: {d / 'checkpoints' / 'model.safetensors'}: the "
-                           "weights contain 10 non-finite values (NaN or inf); the model's "
-                           "outputs will be meaningless"]
+    assert r.err_lines == [
+        f"chainrule: warning: {d / 'checkpoints' / 'model.safetensors'}: the "
+        "weights contain 10 non-finite values (NaN or inf); the model's "
+        "outputs will be meaningless"
+    ]
 
 
 def test_error_symlinked_weights_are_refused(run: dict, tmp_path: Path) -> None:
@@ -381,7 +464,8 @@ def test_error_symlinked_weights_are_refused(run: dict, tmp_path: Path) -> None:
     (d / "checkpoints").mkdir(parents=True)
     (d / "config.toml").write_text((run["dir"] / "config.toml").read_text())
     (d / "checkpoints" / "model.safetensors").symlink_to(
-        run["dir"] / "checkpoints" / "model.safetensors")
+        run["dir"] / "checkpoints" / "model.safetensors"
+    )
     assert_one_line_error(cli("evaluate", d, cwd=tmp_path), "symbolic link")
 
 
@@ -404,15 +488,20 @@ def test_code_in_a_config_needs_allow_code(run: dict, tmp_path: Path) -> None:
     for cmd in (["train", "code.toml"], ["summary", "code.toml"]):
         assert_one_line_error(cli(*cmd, cwd=tmp_path), "--allow-code", "my_models:build")
     assert not canary.exists()
-    r = cli("train", "code.toml", *TINY, "--run-dir", "coded", "--allow-code", "--quiet",
-            cwd=tmp_path)
+    r = cli(
+        "train", "code.toml", *TINY, "--run-dir", "coded", "--allow-code", "--quiet", cwd=tmp_path
+    )
     assert r.rc == 0, r.err
     assert canary.exists() and "Test accuracy" in r.out
     canary.unlink()
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((8, 8), np.float32))
-    for cmd in (["resume", "coded"], ["evaluate", "coded"], ["predict", "coded", x],
-                ["summary", "coded"]):
+    for cmd in (
+        ["resume", "coded"],
+        ["evaluate", "coded"],
+        ["predict", "coded", x],
+        ["summary", "coded"],
+    ):
         assert_one_line_error(cli(*cmd, cwd=tmp_path), "--allow-code")
     assert not canary.exists()
     r = cli("evaluate", "coded", "--allow-code", cwd=tmp_path)
@@ -428,8 +517,9 @@ def test_evil_run_folder_never_runs_its_code(tmp_path: Path) -> None:
     (d / "config.toml").write_text('[model]\nbuilder = "evil_mod:build"\n')
     (d / "checkpoints" / "run.json").write_text("{}")
     for where in (tmp_path, d):
-        (where / "evil_mod.py").write_text(f"open({str(canary)!r}, 'w').write('x')\n"
-                                           "def build(**kw):\n    raise SystemExit(0)\n")
+        (where / "evil_mod.py").write_text(
+            f"open({str(canary)!r}, 'w').write('x')\ndef build(**kw):\n    raise SystemExit(0)\n"
+        )
     np.save(tmp_path / "x.npy", np.zeros((8, 8), np.float32))
     for cmd in (["resume", d], ["evaluate", d], ["predict", d, tmp_path / "x.npy"]):
         assert_one_line_error(cli(*cmd, cwd=tmp_path), "refused", "--allow-code")
@@ -453,8 +543,19 @@ def test_training_works_without_matplotlib(tmp_path: Path) -> None:
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     """B7: SIGINT mid-training: exit 130, one line naming the resume command, a consistent
     backup; resume then finishes the run."""
-    p = popen("train", *TINY, "--epochs", "2", "--backup-every", "2", "--run-dir", "run",
-              "--debug-step-sleep", "0.2", cwd=tmp_path)
+    p = popen(
+        "train",
+        *TINY,
+        "--epochs",
+        "2",
+        "--backup-every",
+        "2",
+        "--run-dir",
+        "run",
+        "--debug-step-sleep",
+        "0.2",
+        cwd=tmp_path,
+    )
     backups = tmp_path / "run" / "checkpoints" / "backup"
     deadline = time.time() + 120
     while not list(backups.glob("backup-*.safetensors")) and time.time() < deadline:

@@ -18,8 +18,19 @@ import chainrule as cr
 from cli_helpers import assert_one_line_error, cli, popen, weights
 
 # 300 digits: 270 training images = 9 steps of 32 per epoch; a backup every 3 steps
-ARGS = ["--set", "data.train_samples=300", "--set", "data.test_samples=60", "--epochs", "3",
-        "--backup-every", "3", "--set", "model.dropout=0.3", "--quiet"]
+ARGS = [
+    "--set",
+    "data.train_samples=300",
+    "--set",
+    "data.test_samples=60",
+    "--epochs",
+    "3",
+    "--backup-every",
+    "3",
+    "--set",
+    "model.dropout=0.3",
+    "--quiet",
+]
 STEPS = 9
 
 
@@ -33,12 +44,12 @@ def _newest_backup(folder: Path) -> dict | None:
     return None
 
 
-def _kill_in_epoch(cwd: Path, name: str, epoch: int, sig: int = signal.SIGKILL,
-                   extra: tuple[str, ...] = ()) -> tuple[int, str, dict]:
+def _kill_in_epoch(
+    cwd: Path, name: str, epoch: int, sig: int = signal.SIGKILL, extra: tuple[str, ...] = ()
+) -> tuple[int, str, dict]:
     """Start a run that sleeps after each step, and send ``sig`` once a mid-epoch backup of
     ``epoch`` (0-based) exists; returns (exit status, stderr, that backup's loop state)."""
-    p = popen("train", *ARGS, *extra, "--run-dir", name, "--debug-step-sleep", "0.12",
-              cwd=cwd)
+    p = popen("train", *ARGS, *extra, "--run-dir", name, "--debug-step-sleep", "0.12", cwd=cwd)
     backups = cwd / name / "checkpoints" / "backup"
     deadline = time.time() + 240
     state = None
@@ -83,10 +94,12 @@ def test_kill9_resume_evaluate_is_bit_identical(straight: Path, tmp_path: Path) 
     r = cli("resume", run, cwd=tmp_path)
     assert r.rc == 0, r.err
     assert "Test accuracy" in r.out
-    _same_weights(straight / "checkpoints" / "model.safetensors",
-                  run / "checkpoints" / "model.safetensors")
-    _same_weights(straight / "checkpoints" / "best.safetensors",
-                  run / "checkpoints" / "best.safetensors")
+    _same_weights(
+        straight / "checkpoints" / "model.safetensors", run / "checkpoints" / "model.safetensors"
+    )
+    _same_weights(
+        straight / "checkpoints" / "best.safetensors", run / "checkpoints" / "best.safetensors"
+    )
     assert (run / "metrics.csv").read_bytes() == (straight / "metrics.csv").read_bytes()
     a = json.loads((straight / "results.json").read_text())
     b = json.loads((run / "results.json").read_text())
@@ -121,19 +134,22 @@ def test_resume_refuses_a_changed_config(straight: Path, tmp_path: Path) -> None
     shutil.copytree(straight, run)
     line = assert_one_line_error(
         cli("resume", run, "--set", "train.batch_size=16", "--set", "seed=4", cwd=tmp_path),
-        "started with another configuration", "seed: 0 -> 4", "train.batch_size: 32 -> 16")
+        "started with another configuration",
+        "seed: 0 -> 4",
+        "train.batch_size: 32 -> 16",
+    )
     assert "epochs" not in line
     text = (run / "config.toml").read_text().replace("epochs = 3", "epochs = 5")
     (run / "config.toml").write_text(text)
     assert_one_line_error(cli("resume", run, cwd=tmp_path), "train.epochs: 3 -> 5")
     # the same refusal when train is pointed at the folder with other flags
-    assert_one_line_error(cli("train", *ARGS, "--lr", "0.1", "--run-dir", run, cwd=tmp_path),
-                          "train.lr: 0.001 -> 0.1")
+    assert_one_line_error(
+        cli("train", *ARGS, "--lr", "0.1", "--run-dir", run, cwd=tmp_path), "train.lr: 0.001 -> 0.1"
+    )
     assert (run / "metrics.csv").read_bytes() == (straight / "metrics.csv").read_bytes()
 
 
-def test_corrupt_latest_backup_falls_back_and_stays_exact(straight: Path,
-                                                          tmp_path: Path) -> None:
+def test_corrupt_latest_backup_falls_back_and_stays_exact(straight: Path, tmp_path: Path) -> None:
     """B4: the newest backup is truncated: resume warns (one line), falls back to the older
     one, trains from there and still ends bit-identical."""
     import shutil
@@ -148,8 +164,9 @@ def test_corrupt_latest_backup_falls_back_and_stays_exact(straight: Path,
     assert r.rc == 0, r.err
     warns = [ln for ln in r.err.splitlines() if ln.startswith("chainrule: warning:")]
     assert len(warns) == 1 and "unreadable" in warns[0] and newest.name in warns[0], r.err
-    _same_weights(straight / "checkpoints" / "model.safetensors",
-                  run / "checkpoints" / "model.safetensors")
+    _same_weights(
+        straight / "checkpoints" / "model.safetensors", run / "checkpoints" / "model.safetensors"
+    )
     assert (run / "metrics.csv").read_bytes() == (straight / "metrics.csv").read_bytes()
 
 
@@ -165,8 +182,10 @@ def test_sigterm_then_resume_is_bit_identical(straight: Path, tmp_path: Path) ->
     assert lines[0].endswith("continue with: chainrule resume run")
     r = cli("resume", "run", cwd=tmp_path)
     assert r.rc == 0, r.err
-    _same_weights(straight / "checkpoints" / "model.safetensors",
-                  tmp_path / "run" / "checkpoints" / "model.safetensors")
+    _same_weights(
+        straight / "checkpoints" / "model.safetensors",
+        tmp_path / "run" / "checkpoints" / "model.safetensors",
+    )
 
 
 @pytest.mark.slow
@@ -185,8 +204,11 @@ def test_two_kills_in_a_row_still_bit_identical(straight: Path, tmp_path: Path) 
     p.communicate(timeout=60)
     r = cli("resume", "run", cwd=tmp_path)
     assert r.rc == 0, r.err
-    _same_weights(straight / "checkpoints" / "model.safetensors",
-                  tmp_path / "run" / "checkpoints" / "model.safetensors")
+    _same_weights(
+        straight / "checkpoints" / "model.safetensors",
+        tmp_path / "run" / "checkpoints" / "model.safetensors",
+    )
     assert np.array_equal(
         np.loadtxt(straight / "metrics.csv", delimiter=",", skiprows=1),
-        np.loadtxt(tmp_path / "run" / "metrics.csv", delimiter=",", skiprows=1))
+        np.loadtxt(tmp_path / "run" / "metrics.csv", delimiter=",", skiprows=1),
+    )

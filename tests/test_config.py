@@ -31,24 +31,49 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 def test_defaults_are_complete_and_concrete() -> None:
     c = resolve_config({})
     assert c["name"] == "small_cnn-digits" and c["seed"] == 0 and c["runs_dir"] == "runs"
-    assert c["model"] == {"name": "small_cnn", "in_channels": 1, "num_classes": 10,
-                          "channels": [16, 32], "dropout": 0.25, "input_size": 8}
-    assert c["data"] == {"name": "digits", "validation_split": 0.1, "normalize": False,
-                         "random_crop": 0, "horizontal_flip": 0.0}
+    assert c["model"] == {
+        "name": "small_cnn",
+        "in_channels": 1,
+        "num_classes": 10,
+        "channels": [16, 32],
+        "dropout": 0.25,
+        "input_size": 8,
+    }
+    assert c["data"] == {
+        "name": "digits",
+        "validation_split": 0.1,
+        "normalize": False,
+        "random_crop": 0,
+        "horizontal_flip": 0.0,
+    }
     t = c["train"]
     assert (t["epochs"], t["batch_size"], t["optimizer"], t["lr"]) == (10, 32, "adam", 0.001)
     assert t["checkpoint_monitor"] == "val_accuracy"
-    assert t["early_stopping"] == {"enabled": False, "monitor": "val_loss", "patience": 5,
-                                   "min_delta": 0.0, "restore_best_weights": True}
+    assert t["early_stopping"] == {
+        "enabled": False,
+        "monitor": "val_loss",
+        "patience": 5,
+        "min_delta": 0.0,
+        "restore_best_weights": True,
+    }
 
 
 def test_resolving_twice_changes_nothing_and_dump_round_trips() -> None:
-    c = resolve_config({"model": {"name": "vgg_small", "channels": [8, 16]},
-                        "data": {"name": "fashion_mnist", "train_samples": 100},
-                        "train": {"optimizer": "SGD", "momentum": 0.9, "nesterov": True,
-                                  "scheduler": "cosine", "scheduler_args": {"eta_min": 1e-5},
-                                  "early_stopping": {"enabled": True, "patience": 2}},
-                        "tune": {"trials": 4, "space": {"lr": {"low": 1e-4, "log": True}}}})
+    c = resolve_config(
+        {
+            "model": {"name": "vgg_small", "channels": [8, 16]},
+            "data": {"name": "fashion_mnist", "train_samples": 100},
+            "train": {
+                "optimizer": "SGD",
+                "momentum": 0.9,
+                "nesterov": True,
+                "scheduler": "cosine",
+                "scheduler_args": {"eta_min": 1e-5},
+                "early_stopping": {"enabled": True, "patience": 2},
+            },
+            "tune": {"trials": 4, "space": {"lr": {"low": 1e-4, "log": True}}},
+        }
+    )
     assert resolve_config(c) == c
     text = dump_config(c)
     assert tomllib.loads(text) == c
@@ -73,7 +98,7 @@ def test_load_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"bad\.toml: invalid TOML: .*line 2"):
         load_config(bad)
     binary = tmp_path / "bin.toml"
-    binary.write_bytes(b"name = \"\xff\xfe\"\n")
+    binary.write_bytes(b'name = "\xff\xfe"\n')
     with pytest.raises(ConfigError, match="bin.toml"):
         load_config(binary)
 
@@ -103,8 +128,11 @@ def test_example_configs_exist() -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"train": {"learnig_rate": 0.1}}, r"unknown key 'learnig_rate' in \[train\]; did you "
-                                           r"mean 'lr'\?"),
+        (
+            {"train": {"learnig_rate": 0.1}},
+            r"unknown key 'learnig_rate' in \[train\]; did you "
+            r"mean 'lr'\?",
+        ),
         ({"train": {"learning_rate": 0.1}}, r"did you mean 'lr'\?"),
         ({"train": {"epoch": 3}}, r"did you mean 'epochs'\?"),
         ({"train": {"bach_size": 3}}, r"did you mean 'batch_size'\?"),
@@ -113,9 +141,11 @@ def test_example_configs_exist() -> None:
         ({"data": {"validation_splt": 0.2}}, r"did you mean 'validation_split'\?"),
         ({"model": {"name": "vgg_small", "dropot": 0.1}}, r"did you mean 'dropout'\?"),
         ({"train": {"early_stopping": {"patiense": 3}}}, r"did you mean 'patience'\?"),
-        ({"train": {"scheduler": "cosine", "scheduler_args": {"tmax": 3}}},
-         r"'tmax' in train.scheduler_args for cosine \(CosineAnnealingLR\); did you mean "
-         r"'T_max'\?"),
+        (
+            {"train": {"scheduler": "cosine", "scheduler_args": {"tmax": 3}}},
+            r"'tmax' in train.scheduler_args for cosine \(CosineAnnealingLR\); did you mean "
+            r"'T_max'\?",
+        ),
         ({"train": {"zzzz": 1}}, r"unknown key 'zzzz' in \[train\] \(valid keys: "),
     ],
 )
@@ -127,8 +157,11 @@ def test_unknown_keys_suggest_the_nearest(config: dict, message: str) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"model": {"name": "lenet"}}, r"unknown model 'lenet' for model.name; did you mean "
-                                       r"'lenet5'\?"),
+        (
+            {"model": {"name": "lenet"}},
+            r"unknown model 'lenet' for model.name; did you mean "
+            r"'lenet5'\?",
+        ),
         ({"data": {"name": "fashion"}}, r"did you mean 'fashion-mnist'\?"),
         ({"train": {"optimizer": "adamm"}}, r"did you mean 'adam'\?"),
         ({"train": {"scheduler": "cosin"}}, r"did you mean 'cosine'\?"),
@@ -164,17 +197,30 @@ def test_unknown_names_suggest_the_nearest(config: dict, message: str) -> None:
         ({"data": {"horizontal_flip": 2}}, r"data.horizontal_flip must be a probability"),
         ({"data": {"random_crop": -1}}, r"data.random_crop must be a number of pixels"),
         ({"train": {"momentum": 0.9}}, r"train.momentum applies to sgd and rmsprop, not adam"),
-        ({"train": {"optimizer": "sgd", "nesterov": True}}, r"nesterov needs optimizer 'sgd' "
-                                                            r"with momentum > 0"),
+        (
+            {"train": {"optimizer": "sgd", "nesterov": True}},
+            r"nesterov needs optimizer 'sgd' "
+            r"with momentum > 0",
+        ),
         ({"train": {"optimizer": "sgd", "betas": [0.8, 0.9]}}, r"betas applies to adam"),
         ({"train": {"betas": [0.9]}}, r"train.betas must be two numbers in \[0, 1\)"),
-        ({"train": {"scheduler_args": {"T_max": 2}}}, r"scheduler_args given but "
-                                                      r"train.scheduler is 'none'"),
-        ({"train": {"checkpoint_monitor": "val_f1"}}, r"checkpoint_monitor 'val_f1' is not "
-                                                      r"logged"),
-        ({"data": {"validation_split": 0.0}, "train": {"early_stopping": {"monitor":
-                                                                          "val_loss"}}},
-         r"early_stopping.monitor 'val_loss' is not logged; logged keys: loss, accuracy"),
+        (
+            {"train": {"scheduler_args": {"T_max": 2}}},
+            r"scheduler_args given but "
+            r"train.scheduler is 'none'",
+        ),
+        (
+            {"train": {"checkpoint_monitor": "val_f1"}},
+            r"checkpoint_monitor 'val_f1' is not "
+            r"logged",
+        ),
+        (
+            {
+                "data": {"validation_split": 0.0},
+                "train": {"early_stopping": {"monitor": "val_loss"}},
+            },
+            r"early_stopping.monitor 'val_loss' is not logged; logged keys: loss, accuracy",
+        ),
         ({"data": {"batch_size": 8}, "train": {"batch_size": 16}}, r"disagree"),
         ({"train": 3}, r"\[train\] must be a table"),
         ({"model": {"name": "mlp", "hidden": 5}}, r"model.hidden must be a list"),
@@ -195,8 +241,15 @@ def test_ints_are_accepted_for_floats() -> None:
 # ---- derived defaults ----
 @pytest.mark.parametrize(
     ("opt", "lr", "wd"),
-    [("sgd", 0.01, 0.0), ("adam", 1e-3, 0.0), ("adamw", 1e-3, 1e-2), ("nadam", 2e-3, 0.0),
-     ("rmsprop", 1e-2, 0.0), ("adagrad", 1e-2, 0.0), ("adadelta", 1.0, 0.0)],
+    [
+        ("sgd", 0.01, 0.0),
+        ("adam", 1e-3, 0.0),
+        ("adamw", 1e-3, 1e-2),
+        ("nadam", 2e-3, 0.0),
+        ("rmsprop", 1e-2, 0.0),
+        ("adagrad", 1e-2, 0.0),
+        ("adadelta", 1.0, 0.0),
+    ],
 )
 def test_optimizer_defaults(opt: str, lr: float, wd: float) -> None:
     t = resolve_config({"train": {"optimizer": opt}})["train"]
@@ -204,8 +257,9 @@ def test_optimizer_defaults(opt: str, lr: float, wd: float) -> None:
 
 
 def test_model_arguments_come_from_the_dataset() -> None:
-    f = resolve_config({"model": {"name": "mlp", "hidden": [32]},
-                        "data": {"name": "fashion-mnist"}})["model"]
+    f = resolve_config(
+        {"model": {"name": "mlp", "hidden": [32]}, "data": {"name": "fashion-mnist"}}
+    )["model"]
     assert (f["in_features"], f["out_features"], f["hidden"]) == (784, 10, [32])
     v = resolve_config({"model": {"name": "vgg_small"}, "data": {"name": "mnist"}})["model"]
     assert (v["input_size"], v["in_channels"], v["num_classes"]) == (28, 1, 10)
@@ -228,11 +282,13 @@ def test_data_batch_size_moves_to_train() -> None:
     assert c["train"]["batch_size"] == 64 and "batch_size" not in c["data"]
 
 
-def test_builder_is_checked_but_never_imported(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builder_is_checked_but_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     canary = tmp_path / "canary"
     (tmp_path / "evil_mod.py").write_text(
-        f"open({str(canary)!r}, 'w').write('ran')\ndef build(**kw):\n    return None\n")
+        f"open({str(canary)!r}, 'w').write('ran')\ndef build(**kw):\n    return None\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     c = resolve_config({"model": {"builder": "evil_mod:build", "width": 3}})
@@ -254,10 +310,19 @@ def test_tune_table_passes_through_unvalidated() -> None:
 # ---- overrides ----
 def test_overrides_dotted_and_nested() -> None:
     base = {"train": {"lr": 0.1, "epochs": 2}, "model": {"name": "mlp"}}
-    out = apply_overrides(base, {"train.lr": 0.5, "model": {"hidden": [3]}, "seed": None,
-                                 "train.early_stopping.patience": 4})
-    assert out == {"train": {"lr": 0.5, "epochs": 2, "early_stopping": {"patience": 4}},
-                   "model": {"name": "mlp", "hidden": [3]}}
+    out = apply_overrides(
+        base,
+        {
+            "train.lr": 0.5,
+            "model": {"hidden": [3]},
+            "seed": None,
+            "train.early_stopping.patience": 4,
+        },
+    )
+    assert out == {
+        "train": {"lr": 0.5, "epochs": 2, "early_stopping": {"patience": 4}},
+        "model": {"name": "mlp", "hidden": [3]},
+    }
     assert base == {"train": {"lr": 0.1, "epochs": 2}, "model": {"name": "mlp"}}  # untouched
     with pytest.raises(ConfigError, match="train.lr is a value, not a table"):
         apply_overrides(base, {"train.lr.x": 1})
@@ -285,13 +350,17 @@ def test_config_differences() -> None:
 
 # ---- the TOML writer ----
 def test_dump_config_strings_and_special_values() -> None:
-    c = {"s": 'quote " backslash \\ newline \n tab \t bell \x07 é ✓', "inf": math.inf,
-         "ninf": -math.inf, "odd key": 1, "t": {"inline": [{"a": 1}, {"b": [1.5]}],
-                                               "empty": {}}, "none": None}
+    c = {
+        "s": 'quote " backslash \\ newline \n tab \t bell \x07 é ✓',
+        "inf": math.inf,
+        "ninf": -math.inf,
+        "odd key": 1,
+        "t": {"inline": [{"a": 1}, {"b": [1.5]}], "empty": {}},
+        "none": None,
+    }
     back = tomllib.loads(dump_config(c))
     assert back["s"] == c["s"] and back["inf"] == math.inf and back["ninf"] == -math.inf
-    assert back["odd key"] == 1 and back["t"] == {"inline": [{"a": 1}, {"b": [1.5]}],
-                                                  "empty": {}}
+    assert back["odd key"] == 1 and back["t"] == {"inline": [{"a": 1}, {"b": [1.5]}], "empty": {}}
     assert "none" not in back
     assert math.isnan(tomllib.loads(dump_config({"x": math.nan}))["x"])
     with pytest.raises(ConfigError, match="x holds object"):
@@ -299,14 +368,15 @@ def test_dump_config_strings_and_special_values() -> None:
 
 
 _scalars = st.one_of(
-    st.booleans(), st.integers(-(2**63), 2**63 - 1),
-    st.floats(allow_nan=False), st.text(max_size=12),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
 )
 _keys = st.text(min_size=1, max_size=8)
 _values = st.recursive(
     _scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(_keys, inner, max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3)),
     max_leaves=12,
 )
 

@@ -70,8 +70,15 @@ def blocks(text: str | None = None) -> list[Block]:
         while k >= 0 and not lines[k].strip():
             k -= 1
         mk = _MARKER.match(lines[k]) if k >= 0 else None
-        out.append(Block(start + 1, lang, "\n".join(lines[start + 1:j]) + "\n",
-                         mk.group(1) if mk else None, mk.group(3) if mk else None))
+        out.append(
+            Block(
+                start + 1,
+                lang,
+                "\n".join(lines[start + 1 : j]) + "\n",
+                mk.group(1) if mk else None,
+                mk.group(3) if mk else None,
+            )
+        )
         i = j + 1
     return out
 
@@ -99,13 +106,18 @@ def run_block(block: Block, cwd: Path, timeout: float = 600) -> None:
         resolve_config(_toml_module().loads(block.code))
         return
     else:
-        raise AssertionError(f"{block.name}: no runner for {block.lang!r} blocks; use python, "
-                             "sh or toml, or mark the block (see tests/test_readme.py)")
-    p = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True,
-                       timeout=timeout, check=False)
-    assert p.returncode == 0, (f"{block.name} failed with exit code {p.returncode}\n"
-                               f"--- code\n{block.code}--- stdout\n{p.stdout[-3000:]}"
-                               f"--- stderr\n{p.stderr[-3000:]}")
+        raise AssertionError(
+            f"{block.name}: no runner for {block.lang!r} blocks; use python, "
+            "sh or toml, or mark the block (see tests/test_readme.py)"
+        )
+    p = subprocess.run(
+        cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert p.returncode == 0, (
+        f"{block.name} failed with exit code {p.returncode}\n"
+        f"--- code\n{block.code}--- stdout\n{p.stdout[-3000:]}"
+        f"--- stderr\n{p.stderr[-3000:]}"
+    )
 
 
 # ---- the README's shape ----
@@ -131,17 +143,23 @@ def test_relative_links_resolve() -> None:
     missing = [u for u in local if not (ROOT / u).exists()]
     assert not missing, f"README links to missing files: {missing}"
     anchors = re.findall(r"\]\(#([^)]+)\)", text)
-    heads = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
-             for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    heads = {
+        re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", text, re.M)
+    }
     assert set(anchors) <= heads, set(anchors) - heads
 
 
 def test_parser_sees_markers() -> None:
-    text = "x\n<!-- readme-test: skip (because of reasons) -->\n```sh\nmake x\n```\n\n```python\n" \
-           "print(1)\n```\n"
+    text = (
+        "x\n<!-- readme-test: skip (because of reasons) -->\n```sh\nmake x\n```\n\n```python\n"
+        "print(1)\n```\n"
+    )
     b = blocks(text)
     assert [(x.lang, x.marker, x.reason, x.code) for x in b] == [
-        ("sh", "skip", "because of reasons", "make x\n"), ("python", None, None, "print(1)\n")]
+        ("sh", "skip", "because of reasons", "make x\n"),
+        ("python", None, None, "print(1)\n"),
+    ]
 
 
 # ---- running them ----
@@ -172,8 +190,15 @@ def test_make_demo(tmp_path: Path) -> None:
     run folder there, which this test removes again, and only that one)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    p = subprocess.run(["make", "-s", "demo"], cwd=ROOT, env=_env(), capture_output=True,
-                       text=True, timeout=900, check=False)
+    p = subprocess.run(
+        ["make", "-s", "demo"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     m = re.search(r"^Run folder: (runs/digits-cnn-[\w-]+)$", p.stdout, re.M)
     assert m, p.stdout

@@ -73,8 +73,9 @@ class Data:
     preprocess: dict[str, Any] = field(default_factory=dict)
 
 
-def _load_arrays(data: dict[str, Any]) -> tuple[tuple[np.ndarray, np.ndarray],
-                                                tuple[np.ndarray, np.ndarray]]:
+def _load_arrays(
+    data: dict[str, Any],
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     from chainrule.data import datasets
 
     name = data["name"]
@@ -118,17 +119,26 @@ def load_data(config: dict[str, Any]) -> Data:
     n = len(x)
     at = int(n * (1.0 - d["validation_split"])) if d["validation_split"] > 0 else n
     if at < 1 or (d["validation_split"] > 0 and at == n):
-        raise CLIError(f"data.validation_split={d['validation_split']} of {n} training images "
-                       f"leaves {at} for training and {n - at} for validation; both need one")
+        raise CLIError(
+            f"data.validation_split={d['validation_split']} of {n} training images "
+            f"leaves {at} for training and {n - at} for validation; both need one"
+        )
     xv, yv = (x[at:], y[at:]) if at < n else (None, None)
     x, y = x[:at], y[:at]
     pre: dict[str, Any] = {}
     if d["normalize"]:
         std = float(x.std())
         pre = {"mean": float(x.mean()), "std": std if std > 0 else 1.0}
-    return Data(spec, apply_preprocess(x, pre), y,
-                None if xv is None else apply_preprocess(xv, pre), yv,
-                apply_preprocess(xt, pre), yt, pre)
+    return Data(
+        spec,
+        apply_preprocess(x, pre),
+        y,
+        None if xv is None else apply_preprocess(xv, pre),
+        yv,
+        apply_preprocess(xt, pre),
+        yt,
+        pre,
+    )
 
 
 def train_stream(config: dict[str, Any], data: Data) -> Any:
@@ -137,9 +147,11 @@ def train_stream(config: dict[str, Any], data: Data) -> Any:
     transforms: list[Any] = []
     if d["random_crop"] or d["horizontal_flip"]:
         if data.x_train.ndim != 4:
-            raise ConfigError("config: data.random_crop and data.horizontal_flip need image "
-                              f"inputs, but model {config['model'].get('name')} takes flat "
-                              "vectors")
+            raise ConfigError(
+                "config: data.random_crop and data.horizontal_flip need image "
+                f"inputs, but model {config['model'].get('name')} takes flat "
+                "vectors"
+            )
         from chainrule.data import transforms as T
 
         if d["random_crop"]:
@@ -152,8 +164,12 @@ def train_stream(config: dict[str, Any], data: Data) -> Any:
     from chainrule.data import DataLoader, TensorDataset
     from chainrule.data.transforms import Compose
 
-    return DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=t["batch_size"],
-                      shuffle=True, transform=Compose(transforms))
+    return DataLoader(
+        TensorDataset(data.x_train, data.y_train),
+        batch_size=t["batch_size"],
+        shuffle=True,
+        transform=Compose(transforms),
+    )
 
 
 # ---- model ----
@@ -187,8 +203,10 @@ def build_model(config: dict[str, Any], allow_code: bool = False, check: bool = 
         builder = _import_builder(m.pop("builder"))
         model = builder(**m)
         if not isinstance(model, Module):
-            raise CLIError(f"model.builder {config['model']['builder']!r} returned "
-                           f"{type(model).__name__}, expected a chainrule.nn.Module")
+            raise CLIError(
+                f"model.builder {config['model']['builder']!r} returned "
+                f"{type(model).__name__}, expected a chainrule.nn.Module"
+            )
     else:
         from chainrule.models import get_model
 
@@ -212,14 +230,18 @@ def _check_fits(model: Any, config: dict[str, Any]) -> None:
         with cr.no_grad():
             out = model(cr.zeros(2, *shape))
     except (ValueError, RuntimeError, TypeError, IndexError) as e:
-        raise CLIError(f"model {name} cannot take {config['data']['name']} images of shape "
-                       f"{shape}: {' '.join(str(e).split())}") from None
+        raise CLIError(
+            f"model {name} cannot take {config['data']['name']} images of shape "
+            f"{shape}: {' '.join(str(e).split())}"
+        ) from None
     finally:
         model.train(was)
     got = getattr(out, "shape", None)
     if got is None or tuple(got) != (2, classes):
-        raise CLIError(f"model {name} outputs shape {got} for a batch of 2; "
-                       f"{config['data']['name']} needs (batch, {classes}) class scores")
+        raise CLIError(
+            f"model {name} outputs shape {got} for a batch of 2; "
+            f"{config['data']['name']} needs (batch, {classes}) class scores"
+        )
 
 
 # ---- optimizer and schedule ----
@@ -264,8 +286,9 @@ def make_scheduler(optimizer: Any, config: dict[str, Any], steps_per_epoch: int)
     try:
         sched = getattr(lr_scheduler, str(SCHEDULERS[name]))(optimizer, **args)
     except (TypeError, ValueError, KeyError) as e:
-        raise ConfigError(f"config: train.scheduler {name!r} with scheduler_args {args}: "
-                          f"{e}") from None
+        raise ConfigError(
+            f"config: train.scheduler {name!r} with scheduler_args {args}: {e}"
+        ) from None
     return LearningRateScheduler(sched, interval="step" if step else "epoch", monitor=monitor)
 
 
@@ -291,8 +314,9 @@ class Trained:
 
 def _no_link(path: Path, what: str) -> None:
     if path.is_symlink():
-        raise CLIError(f"{what} {path} is a symbolic link; refused (a run folder's files "
-                       "must be its own)")
+        raise CLIError(
+            f"{what} {path} is a symbolic link; refused (a run folder's files must be its own)"
+        )
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
@@ -333,8 +357,9 @@ def resolve_weights(target: str | Path) -> tuple[Path | None, Path | None]:
     return p, run
 
 
-def load_trained(target: str | Path, allow_code: bool = False,
-                 need_weights: bool = True) -> Trained:
+def load_trained(
+    target: str | Path, allow_code: bool = False, need_weights: bool = True
+) -> Trained:
     """The model of a run folder (its final weights, else its best) or of a checkpoint
     written by ``chainrule train`` (which carries its configuration), weights loaded.
 
@@ -353,13 +378,17 @@ def load_trained(target: str | Path, allow_code: bool = False,
         if weights is not None and not pre:
             pre = _results_preprocess(run_dir)
     else:
-        raise CLIError(f"{target} carries no chainrule run configuration (it was not written "
-                       "by chainrule train); point at the run folder instead")
+        raise CLIError(
+            f"{target} carries no chainrule run configuration (it was not written "
+            "by chainrule train); point at the run folder instead"
+        )
     check_code_allowed(raw, allow_code, where)
     config = resolve_config(raw)
     if weights is None and need_weights:
-        raise CLIError(f"{run_dir} has no trained weights yet (checkpoints/{WEIGHTS}); the run "
-                       f"was interrupted: finish it with 'chainrule resume {run_dir}'")
+        raise CLIError(
+            f"{run_dir} has no trained weights yet (checkpoints/{WEIGHTS}); the run "
+            f"was interrupted: finish it with 'chainrule resume {run_dir}'"
+        )
     model = build_model(config, allow_code=allow_code)
     if weights is not None:
         state = load(weights)
@@ -369,8 +398,9 @@ def load_trained(target: str | Path, allow_code: bool = False,
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError) as e:
-            raise CLIError(f"{weights} does not fit the configured model: "
-                           f"{' '.join(str(e).split())}") from None
+            raise CLIError(
+                f"{weights} does not fit the configured model: {' '.join(str(e).split())}"
+            ) from None
     model.eval()
     return Trained(model, config, weights, run_dir, pre)
 
@@ -381,11 +411,18 @@ def _warn_non_finite(state: Any, path: Path) -> None:
 
     if not isinstance(state, dict):
         return
-    bad = sum(int(np.size(v) - np.count_nonzero(np.isfinite(v))) for v in state.values()
-              if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    bad = sum(
+        int(np.size(v) - np.count_nonzero(np.isfinite(v)))
+        for v in state.values()
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+    )
     if bad:
-        warnings.warn(f"{path}: the weights contain {bad:,} non-finite values (NaN or inf); "
-                      "the model's outputs will be meaningless", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: the weights contain {bad:,} non-finite values (NaN or inf); "
+            "the model's outputs will be meaningless",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def _results_preprocess(run_dir: Path) -> dict[str, Any]:

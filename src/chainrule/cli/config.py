@@ -85,8 +85,18 @@ DATASETS: dict[str, DatasetSpec] = {
     "fashion-mnist": DatasetSpec(
         "fashion-mnist",
         (1, 28, 28),
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-         "Bag", "Ankle boot"),
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
     ),
     "mnist": DatasetSpec("mnist", (1, 28, 28), _DIGITS),
 }
@@ -216,8 +226,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"config file {p} not found" if not p.exists()
-                                else f"config {p} is not a file")
+        raise FileNotFoundError(
+            f"config file {p} not found" if not p.exists() else f"config {p} is not a file"
+        )
     toml = _toml_module()
     try:
         with open(p, "rb") as f:
@@ -308,8 +319,9 @@ def _unknown(table: str, key: str, valid: list[str], extra: str = "") -> ConfigE
 
 def _check_type(kind: Any, value: Any, where: str) -> Any:
     def bad(expected: str) -> ConfigError:
-        return ConfigError(f"config: {where} must be {expected}, got {type(value).__name__} "
-                           f"{value!r}")
+        return ConfigError(
+            f"config: {where} must be {expected}, got {type(value).__name__} {value!r}"
+        )
 
     if kind is bool:
         if not isinstance(value, bool):
@@ -359,20 +371,21 @@ def _choice(value: str, choices: list[str], where: str, what: str) -> str:
         return key
     near = nearest(key, choices, cutoff=0.5)
     hint = f"; did you mean {near!r}?" if near else ""
-    raise ConfigError(f"config: unknown {what} {value!r} for {where}{hint} "
-                      f"(valid: {', '.join(choices)})")
+    raise ConfigError(
+        f"config: unknown {what} {value!r} for {where}{hint} (valid: {', '.join(choices)})"
+    )
 
 
 def _table(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     value = config.get(name, {})
     if not isinstance(value, Mapping):
-        raise ConfigError(f"config: [{name}] must be a table, got {type(value).__name__} "
-                          f"{value!r}")
+        raise ConfigError(f"config: [{name}] must be a table, got {type(value).__name__} {value!r}")
     return dict(value)
 
 
-def _fill(table: str, given: dict[str, Any], schema: dict[str, tuple[Any, Any]],
-          derived: dict[str, Any]) -> dict[str, Any]:
+def _fill(
+    table: str, given: dict[str, Any], schema: dict[str, tuple[Any, Any]], derived: dict[str, Any]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, (kind, default) in schema.items():
         if key in given:
@@ -397,28 +410,45 @@ def _resolve_model(given: dict[str, Any], data: DatasetSpec) -> dict[str, Any]:
     if "builder" in given:
         builder = _check_type(str, given["builder"], "model.builder")
         if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", builder):
-            raise ConfigError(f"config: model.builder must look like 'module:function' (a "
-                              f"Python module and the function in it that returns the model), "
-                              f"got {builder!r}")
+            raise ConfigError(
+                f"config: model.builder must look like 'module:function' (a "
+                f"Python module and the function in it that returns the model), "
+                f"got {builder!r}"
+            )
         if "name" in given:
-            raise ConfigError("config: [model] takes either name (a zoo model) or builder "
-                              "(your own function), not both")
+            raise ConfigError(
+                "config: [model] takes either name (a zoo model) or builder "
+                "(your own function), not both"
+            )
         return dict(given)  # the builder's own keyword arguments are not known here
     names = available_models()
-    name = _choice(_check_type(str, given.get("name", "small_cnn"), "model.name")
-                   .replace("-", "_"), names, "model.name", "model")
+    name = _choice(
+        _check_type(str, given.get("name", "small_cnn"), "model.name").replace("-", "_"),
+        names,
+        "model.name",
+        "model",
+    )
     params = _zoo_signature(name).parameters
     out: dict[str, Any] = {"name": name}
     c, h, w = data.shape
-    auto = {"in_channels": c, "num_classes": len(data.classes), "input_size": h,
-            "in_features": c * h * w, "out_features": len(data.classes)}
+    auto = {
+        "in_channels": c,
+        "num_classes": len(data.classes),
+        "input_size": h,
+        "in_features": c * h * w,
+        "out_features": len(data.classes),
+    }
     valid = [p for p in params]
     for key, value in given.items():
         if key == "name":
             continue
         if key not in params:
-            raise _unknown("model", key, ["name", "builder", *valid],
-                           extra=f"; {name} takes {', '.join(valid) or 'no arguments'}")
+            raise _unknown(
+                "model",
+                key,
+                ["name", "builder", *valid],
+                extra=f"; {name} takes {', '.join(valid) or 'no arguments'}",
+            )
         default = params[key].default
         where = f"model.{key}"
         if isinstance(default, bool):
@@ -478,12 +508,14 @@ def _resolve_scheduler(train: dict[str, Any]) -> None:
     interval = train.get("scheduler_interval")
     if interval is None:
         interval = "step" if name == "onecycle" else "epoch"
-    train["scheduler_interval"] = _choice(interval, ["epoch", "step"],
-                                          "train.scheduler_interval", "interval")
+    train["scheduler_interval"] = _choice(
+        interval, ["epoch", "step"], "train.scheduler_interval", "interval"
+    )
 
 
-def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def resolve_config(
+    config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The complete, validated configuration: ``overrides`` applied (see
     :func:`apply_overrides`), every default filled, every key and type checked.
 
@@ -526,10 +558,15 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     for key in ("train_samples", "test_samples"):
         if key in data:
             _range(data[key] >= 1, f"data.{key}", "a positive integer", data[key])
-    _range(data["random_crop"] >= 0, "data.random_crop", "a number of pixels >= 0",
-           data["random_crop"])
-    _range(0.0 <= data["horizontal_flip"] <= 1.0, "data.horizontal_flip",
-           "a probability in [0, 1]", data["horizontal_flip"])
+    _range(
+        data["random_crop"] >= 0, "data.random_crop", "a number of pixels >= 0", data["random_crop"]
+    )
+    _range(
+        0.0 <= data["horizontal_flip"] <= 1.0,
+        "data.horizontal_flip",
+        "a probability in [0, 1]",
+        data["horizontal_flip"],
+    )
 
     # [model]
     model = _resolve_model(_table(raw, "model"), DATASETS[dname])
@@ -542,11 +579,17 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     if "batch_size" in data:
         bs = data.pop("batch_size")
         if "batch_size" in train_in and train_in["batch_size"] != bs:
-            raise ConfigError(f"config: data.batch_size ({bs}) and train.batch_size "
-                              f"({train_in['batch_size']}) disagree; give one")
+            raise ConfigError(
+                f"config: data.batch_size ({bs}) and train.batch_size "
+                f"({train_in['batch_size']}) disagree; give one"
+            )
         train_in.setdefault("batch_size", bs)
-    opt = _choice(_check_type(str, train_in.get("optimizer", "adam"), "train.optimizer"),
-                  list(OPTIMIZERS), "train.optimizer", "optimizer")
+    opt = _choice(
+        _check_type(str, train_in.get("optimizer", "adam"), "train.optimizer"),
+        list(OPTIMIZERS),
+        "train.optimizer",
+        "optimizer",
+    )
     train_in["optimizer"] = opt
     derived = {
         "lr": _optimizer_default(opt, "lr"),
@@ -558,19 +601,26 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     train = _fill("train", train_in, SCHEMA["train"], derived)
     for key in ("epochs", "batch_size"):
         _range(train[key] >= 1, f"train.{key}", "a positive integer", train[key])
-    _range(train["backup_every"] >= 0, "train.backup_every",
-           "a number of steps >= 0 (0: back up at epoch ends only)", train["backup_every"])
+    _range(
+        train["backup_every"] >= 0,
+        "train.backup_every",
+        "a number of steps >= 0 (0: back up at epoch ends only)",
+        train["backup_every"],
+    )
     _range(train["lr"] > 0, "train.lr", "> 0", train["lr"])
     _range(train["weight_decay"] >= 0, "train.weight_decay", ">= 0", train["weight_decay"])
     _range(0.0 <= train["momentum"] < 1.0, "train.momentum", "in [0, 1)", train["momentum"])
     if train["momentum"] and opt not in _MOMENTUM:
-        raise ConfigError(f"config: train.momentum applies to {' and '.join(_MOMENTUM)}, not "
-                          f"{opt}")
+        raise ConfigError(f"config: train.momentum applies to {' and '.join(_MOMENTUM)}, not {opt}")
     if train["nesterov"] and (opt != "sgd" or not train["momentum"]):
         raise ConfigError("config: train.nesterov needs optimizer 'sgd' with momentum > 0")
     betas = train["betas"]
-    _range(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "train.betas",
-           "two numbers in [0, 1)", betas)
+    _range(
+        len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas),
+        "train.betas",
+        "two numbers in [0, 1)",
+        betas,
+    )
     if betas != [0.9, 0.999] and opt not in _BETAS:
         raise ConfigError(f"config: train.betas applies to {', '.join(_BETAS)}, not {opt}")
     _resolve_scheduler(train)
@@ -590,8 +640,10 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     logged = ["loss", *train["metrics"]]
     logged += [f"val_{k}" for k in logged] if vs > 0 else []
     if train["checkpoint_monitor"] not in logged:
-        raise ConfigError(f"config: train.checkpoint_monitor {train['checkpoint_monitor']!r} "
-                          f"is not logged; logged keys: {', '.join(logged)}")
+        raise ConfigError(
+            f"config: train.checkpoint_monitor {train['checkpoint_monitor']!r} "
+            f"is not logged; logged keys: {', '.join(logged)}"
+        )
 
     es_in = _check_type(_TABLE, es_in, "train.early_stopping")
     for key in es_in:
@@ -600,13 +652,19 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     es = _fill("train.early_stopping", es_in, EARLY_STOPPING, {"monitor": prefix + "loss"})
     _range(es["patience"] >= 0, "train.early_stopping.patience", ">= 0", es["patience"])
     if es["monitor"] not in logged:
-        raise ConfigError(f"config: train.early_stopping.monitor {es['monitor']!r} is not "
-                          f"logged; logged keys: {', '.join(logged)}")
+        raise ConfigError(
+            f"config: train.early_stopping.monitor {es['monitor']!r} is not "
+            f"logged; logged keys: {', '.join(logged)}"
+        )
     train["early_stopping"] = es
 
     # top level
-    top = _fill("", {k: raw[k] for k in SCHEMA[""] if k in raw}, SCHEMA[""],
-                {"name": f"{model.get('name', 'custom')}-{dname}"})
+    top = _fill(
+        "",
+        {k: raw[k] for k in SCHEMA[""] if k in raw},
+        SCHEMA[""],
+        {"name": f"{model.get('name', 'custom')}-{dname}"},
+    )
     _range(top["seed"] >= 0, "seed", "an integer >= 0", top["seed"])
     _range(bool(top["name"].strip()), "name", "a non-empty string", top["name"])
     out: dict[str, Any] = {**top, "model": model, "data": data, "train": train}
@@ -615,14 +673,16 @@ def resolve_config(config: Mapping[str, Any], overrides: Mapping[str, Any] | Non
     return out
 
 
-def config_differences(before: Mapping[str, Any], after: Mapping[str, Any],
-                       ignore: tuple[str, ...] = ()) -> list[str]:
+def config_differences(
+    before: Mapping[str, Any], after: Mapping[str, Any], ignore: tuple[str, ...] = ()
+) -> list[str]:
     """``["train.epochs: 3 -> 5", ...]`` between two configurations (dotted keys, sorted).
 
     Example:
         >>> config_differences({"train": {"epochs": 3}}, {"train": {"epochs": 5}})
         ['train.epochs: 3 -> 5']
     """
+
     def flat(d: Any, prefix: str = "") -> dict[str, Any]:
         if isinstance(d, Mapping) and d:
             out: dict[str, Any] = {}
@@ -633,11 +693,12 @@ def config_differences(before: Mapping[str, Any], after: Mapping[str, Any],
 
     a, b = flat(before), flat(after)
     missing = "<absent>"
-    return [f"{k}: {a.get(k, missing)!r} -> {b.get(k, missing)!r}".replace("'<absent>'",
-                                                                         missing)
-            for k in sorted(set(a) | set(b))
-            if a.get(k, missing) != b.get(k, missing)
-            and not any(k == i or k.startswith(i + ".") for i in ignore)]
+    return [
+        f"{k}: {a.get(k, missing)!r} -> {b.get(k, missing)!r}".replace("'<absent>'", missing)
+        for k in sorted(set(a) | set(b))
+        if a.get(k, missing) != b.get(k, missing)
+        and not any(k == i or k.startswith(i + ".") for i in ignore)
+    ]
 
 
 # ---- writing ----
@@ -684,8 +745,15 @@ def _value(v: Any, where: str) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x, f"{where}[{i}]") for i, x in enumerate(v)) + "]"
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{_key(str(k))} = {_value(x, f'{where}.{k}')}"
-                               for k, x in v.items() if x is not None) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{_key(str(k))} = {_value(x, f'{where}.{k}')}"
+                for k, x in v.items()
+                if x is not None
+            )
+            + "}"
+        )
     raise ConfigError(f"dump_config: {where} holds {type(v).__name__}, which TOML cannot store")
 
 

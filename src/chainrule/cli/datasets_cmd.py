@@ -12,10 +12,13 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "datasets", parents=[common()], help="list the datasets and where they were found",
+        "datasets",
+        parents=[common()],
+        help="list the datasets and where they were found",
         description="List the datasets chainrule knows, whether each is usable offline on "
-                    "this machine, and where it was found (or how to get it). chainrule never "
-                    "downloads.")
+        "this machine, and where it was found (or how to get it). chainrule never "
+        "downloads.",
+    )
     p.add_argument("--data-root", help="also look in this folder")
     return p
 
@@ -27,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     for info in available(args.data_root):
         cli = info.name.replace("_", "-")
         usable = cli in ("digits", "fashion-mnist", "mnist")
-        where = info.location if usable else f"{info.location}; Python API: " \
-            f"chainrule.data.{info.name}()"
+        where = (
+            info.location
+            if usable
+            else f"{info.location}; Python API: chainrule.data.{info.name}()"
+        )
         rows.append((cli if usable else info.name, "yes" if info.available else "no", where))
     print(format_table(("dataset", "available", "where"), rows))
     if not args.quiet:

@@ -15,16 +15,26 @@ __all__ = ["add_parser", "classification_report", "run"]
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "evaluate", parents=[common()], help="metrics and a per-class table for a trained model",
+        "evaluate",
+        parents=[common()],
+        help="metrics and a per-class table for a trained model",
         description="Evaluate a trained model (a run folder: its final weights, else its best; "
-                    "or a checkpoint file written by chainrule train) on a dataset split: the "
-                    "loss, the metrics, and precision / recall / F1 / support per class.")
+        "or a checkpoint file written by chainrule train) on a dataset split: the "
+        "loss, the metrics, and precision / recall / F1 / support per class.",
+    )
     p.add_argument("target", metavar="RUN_DIR|CHECKPOINT")
-    p.add_argument("--data", help="dataset to evaluate on (default: the run's); it must have "
-                                  "the same image size and classes")
+    p.add_argument(
+        "--data",
+        help="dataset to evaluate on (default: the run's); it must have "
+        "the same image size and classes",
+    )
     p.add_argument("--data-root", help="folder holding the dataset's IDX files")
-    p.add_argument("--split", choices=("test", "validation", "train"), default="test",
-                   help="which part of the dataset (default: test)")
+    p.add_argument(
+        "--split",
+        choices=("test", "validation", "train"),
+        default="test",
+        help="which part of the dataset (default: test)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch")
     add_allow_code(p)
     return p
@@ -35,17 +45,18 @@ def classification_report(rows: list[dict[str, Any]], accuracy: float) -> str:
     support = np.array([r["support"] for r in rows], dtype=float)
     total = int(support.sum())
     body: list[tuple[Any, ...]] = [
-        (r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}",
-         r["support"]) for r in rows]
+        (r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", r["support"])
+        for r in rows
+    ]
     present = support > 0
     for name, w in (("macro avg", present.astype(float)), ("weighted avg", support)):
         s = w.sum() or 1.0
-        avg = [sum(r[k] * wi for r, wi in zip(rows, w)) / s
-               for k in ("precision", "recall", "f1")]
+        avg = [sum(r[k] * wi for r, wi in zip(rows, w)) / s for k in ("precision", "recall", "f1")]
         body.append((name, *(f"{v:.4f}" for v in avg), total))
     body.insert(len(rows), ("accuracy", "", "", f"{accuracy:.4f}", total))
-    return format_table(("class", "precision", "recall", "f1-score", "support"), body,
-                        right=(1, 2, 3, 4))
+    return format_table(
+        ("class", "precision", "recall", "f1-score", "support"), body, right=(1, 2, 3, 4)
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,13 +71,18 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(trained.config, {"data.name": args.data, "data.root": args.data_root})
     old, new = trained.spec, DATASETS[cfg["data"]["name"]]
     if new.shape != old.shape or len(new.classes) != len(old.classes):
-        raise CLIError(f"the model was trained on {old.name} ({'x'.join(map(str, old.shape))}, "
-                       f"{len(old.classes)} classes); {new.name} has "
-                       f"{'x'.join(map(str, new.shape))} images and {len(new.classes)} classes")
+        raise CLIError(
+            f"the model was trained on {old.name} ({'x'.join(map(str, old.shape))}, "
+            f"{len(old.classes)} classes); {new.name} has "
+            f"{'x'.join(map(str, new.shape))} images and {len(new.classes)} classes"
+        )
     cfg["data"]["normalize"] = False  # the model's own preprocessing is applied below
     data = load_data(cfg)
-    x, y = {"test": (data.x_test, data.y_test), "train": (data.x_train, data.y_train),
-            "validation": (data.x_val, data.y_val)}[args.split]
+    x, y = {
+        "test": (data.x_test, data.y_test),
+        "train": (data.x_train, data.y_train),
+        "validation": (data.x_val, data.y_val),
+    }[args.split]
     if x is None or y is None:
         raise CLIError("the run has no validation split (data.validation_split = 0)")
     x = apply_preprocess(x, trained.preprocess)

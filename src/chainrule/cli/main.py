@@ -60,13 +60,16 @@ class _TuneUnavailable:
     def add_parser(self, subparsers: Any) -> None:
         from chainrule.cli._common import common
 
-        p = subparsers.add_parser("tune", parents=[common()], help="hyperparameter tuning "
-                                  "(not available here)", add_help=True)
+        p = subparsers.add_parser(
+            "tune",
+            parents=[common()],
+            help="hyperparameter tuning (not available here)",
+            add_help=True,
+        )
         p.add_argument("rest", nargs="*", help="(ignored)")
 
     def run(self, args: Any) -> int:
-        raise UsageError(f"chainrule tune: hyperparameter tuning is not available: "
-                         f"{self.reason}")
+        raise UsageError(f"chainrule tune: hyperparameter tuning is not available: {self.reason}")
 
 
 def _command_modules() -> dict[str, Any]:
@@ -93,10 +96,13 @@ def build_parser() -> tuple[Parser, dict[str, Any]]:
 
     import chainrule
 
-    parser = Parser(prog="chainrule", description=_DESCRIPTION, epilog=_EPILOG,
-                    formatter_class=RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version",
-                        version=f"chainrule {chainrule.__version__}")
+    parser = Parser(
+        prog="chainrule",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {chainrule.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     mods = _command_modules()
     for mod in mods.values():
@@ -126,8 +132,9 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
-                  line: Any = None) -> None:
+def _show_warning(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
     print(f"chainrule: warning: {_one_line(str(message))}", file=sys.stderr, flush=True)
 
 
@@ -135,8 +142,17 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from chainrule.cli.build import CLIError
 
-    return (CLIError, UsageError, ValueError, TypeError, OSError, KeyError, IndexError,
-            RuntimeError, ImportError)
+    return (
+        CLIError,
+        UsageError,
+        ValueError,
+        TypeError,
+        OSError,
+        KeyError,
+        IndexError,
+        RuntimeError,
+        ImportError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,8 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if isinstance(e, UsageError):
             msg = str(e)
-            print(msg if msg.startswith("chainrule") else f"{where}: error: {msg}",
-                  file=sys.stderr, flush=True)
+            print(
+                msg if msg.startswith("chainrule") else f"{where}: error: {msg}",
+                file=sys.stderr,
+                flush=True,
+            )
             return EXIT_ERROR
         if isinstance(e, _user_errors()):
             text = _one_line(str(e)) or type(e).__name__
@@ -187,9 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text = f"{type(e).__name__}: {text}"
             print(f"{where}: error: {text}", file=sys.stderr, flush=True)
             return EXIT_ERROR
-        print(f"{where}: internal error: {type(e).__name__}: {_one_line(str(e))} (run again "
-              "with --debug for the traceback, and please report it)", file=sys.stderr,
-              flush=True)
+        print(
+            f"{where}: internal error: {type(e).__name__}: {_one_line(str(e))} (run again "
+            "with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         warnings.showwarning = shown

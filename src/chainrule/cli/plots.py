@@ -35,16 +35,19 @@ def _figure(w: float, h: float) -> Any:
     return figure((w, h), owner="the run's plots", dpi=110, layout="constrained")
 
 
-def plot_curve(history: dict[str, list[float]], metric: str, path: str | os.PathLike,
-               title: str = "") -> Path:
+def plot_curve(
+    history: dict[str, list[float]], metric: str, path: str | os.PathLike, title: str = ""
+) -> Path:
     """``metric`` and ``val_<metric>`` per epoch (train solid, validation dashed), with the
     best validation epoch marked."""
     fig = _figure(6.4, 4.2)
     ax = fig.add_subplot()
     label = metric.replace("_", " ")
     best_at = None
-    for key, color, style, name in ((metric, _TRAIN, "-o", "train"),
-                                    (f"val_{metric}", _VAL, "--s", "validation")):
+    for key, color, style, name in (
+        (metric, _TRAIN, "-o", "train"),
+        (f"val_{metric}", _VAL, "--s", "validation"),
+    ):
         ys = history.get(key)
         if not ys:
             continue
@@ -53,10 +56,15 @@ def plot_curve(history: dict[str, list[float]], metric: str, path: str | os.Path
         if key.startswith("val_"):
             arr = np.asarray(ys, dtype=float)
             best_at = int(np.nanargmin(arr) if "loss" in metric else np.nanargmax(arr))
-            shown = f"{100 * arr[best_at]:.2f}%" if "accuracy" in metric else \
-                f"{arr[best_at]:.4g}"
-            ax.plot(best_at + 1, arr[best_at], "*", color=color, markersize=13,
-                    label=f"best validation: {shown} (epoch {best_at + 1})")
+            shown = f"{100 * arr[best_at]:.2f}%" if "accuracy" in metric else f"{arr[best_at]:.4g}"
+            ax.plot(
+                best_at + 1,
+                arr[best_at],
+                "*",
+                color=color,
+                markersize=13,
+                label=f"best validation: {shown} (epoch {best_at + 1})",
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)
     if "accuracy" in metric:
@@ -76,8 +84,9 @@ def _percent() -> Any:
     return FuncFormatter(lambda v, _: f"{100 * v:.3g}%")
 
 
-def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], path: str | os.PathLike,
-                          title: str = "Confusion matrix") -> Path:
+def plot_confusion_matrix(
+    cm: np.ndarray, classes: Sequence[str], path: str | os.PathLike, title: str = "Confusion matrix"
+) -> Path:
     """Counts of true class (rows) x predicted class (columns), each cell annotated; colours
     by the share of the row, so each class reads the same whatever its size."""
     k = len(classes)
@@ -88,8 +97,12 @@ def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], path: str | os
     share = np.divide(cm, rows, out=np.zeros(cm.shape, float), where=rows > 0)
     im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(im, ax=ax, shrink=0.85, label="share of the true class")
-    ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0,
-                  ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_xticks(
+        range(k),
+        classes,
+        rotation=45 if max(map(len, classes)) > 2 else 0,
+        ha="right" if max(map(len, classes)) > 2 else "center",
+    )
     ax.set_yticks(range(k), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -97,15 +110,29 @@ def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str], path: str | os
     for i in range(k):
         for j in range(k):
             if cm[i, j]:
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=small,
-                        color="white" if share[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(cm[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=small,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
     ax.set_title(title)
     return save_figure(fig, path)
 
 
-def plot_samples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
-                 confidence: np.ndarray, classes: Sequence[str], path: str | os.PathLike,
-                 title: str = "Sample predictions", cols: int = 6) -> Path:
+def plot_samples(
+    images: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    confidence: np.ndarray,
+    classes: Sequence[str],
+    path: str | os.PathLike,
+    title: str = "Sample predictions",
+    cols: int = 6,
+) -> Path:
     """A grid of images, each titled with the prediction and its probability: green
     (correct, marked ✓) or red (wrong, marked ✗, with the true class)."""
     n = len(images)
@@ -127,8 +154,11 @@ def plot_samples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
         ax.imshow(img, cmap="gray_r", interpolation="nearest")
         ok = y_pred[i] == y_true[i]
         color = _GOOD if ok else _BAD
-        text = f"✓ {classes[y_pred[i]]} {100 * confidence[i]:.0f}%" if ok else \
-            f"✗ {classes[y_pred[i]]} {100 * confidence[i]:.0f}%\ntrue: {classes[y_true[i]]}"
+        text = (
+            f"✓ {classes[y_pred[i]]} {100 * confidence[i]:.0f}%"
+            if ok
+            else f"✗ {classes[y_pred[i]]} {100 * confidence[i]:.0f}%\ntrue: {classes[y_true[i]]}"
+        )
         ax.set_title(text, color=color, fontsize=8.5)
         for spine in ax.spines.values():
             spine.set_edgecolor(color)
@@ -147,26 +177,51 @@ def pick_samples(y_true: np.ndarray, y_pred: np.ndarray, n: int = 24) -> np.ndar
     return np.sort(np.concatenate([w, r]))
 
 
-def save_all(folder: str | os.PathLike, history: dict[str, list[float]], cm: np.ndarray,
-             classes: Sequence[str], images: np.ndarray, y_true: np.ndarray,
-             y_pred: np.ndarray, confidence: np.ndarray, run_name: str,
-             metrics: Sequence[str] = ("loss", "accuracy")) -> list[Path]:
+def save_all(
+    folder: str | os.PathLike,
+    history: dict[str, list[float]],
+    cm: np.ndarray,
+    classes: Sequence[str],
+    images: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    confidence: np.ndarray,
+    run_name: str,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+) -> list[Path]:
     """Write every plot of a run into ``folder``; returns the paths."""
     folder = Path(folder)
     paths = []
     for m in metrics:
         if history.get(m) or history.get(f"val_{m}"):
-            paths.append(plot_curve(history, m, folder / f"{m}.png",
-                                    title=f"{m.replace('_', ' ').capitalize()} per epoch "
-                                          f"({run_name})"))
+            paths.append(
+                plot_curve(
+                    history,
+                    m,
+                    folder / f"{m}.png",
+                    title=f"{m.replace('_', ' ').capitalize()} per epoch ({run_name})",
+                )
+            )
     acc = float(np.trace(cm)) / max(1, int(cm.sum()))
-    paths.append(plot_confusion_matrix(
-        cm, classes, folder / "confusion_matrix.png",
-        title=f"Test set: {100 * acc:.2f}% correct of {int(cm.sum()):,} ({run_name})"))
+    paths.append(
+        plot_confusion_matrix(
+            cm,
+            classes,
+            folder / "confusion_matrix.png",
+            title=f"Test set: {100 * acc:.2f}% correct of {int(cm.sum()):,} ({run_name})",
+        )
+    )
     idx = pick_samples(y_true, y_pred)
     if len(idx):
-        paths.append(plot_samples(
-            images[idx], y_true[idx], y_pred[idx], confidence[idx], classes,
-            folder / "samples.png",
-            title=f"Test images: prediction and probability (✓ right, ✗ wrong) ({run_name})"))
+        paths.append(
+            plot_samples(
+                images[idx],
+                y_true[idx],
+                y_pred[idx],
+                confidence[idx],
+                classes,
+                folder / "samples.png",
+                title=f"Test images: prediction and probability (✓ right, ✗ wrong) ({run_name})",
+            )
+        )
     return paths

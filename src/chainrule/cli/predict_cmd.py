@@ -25,23 +25,29 @@ from chainrule.cli._common import add_allow_code, common
 
 __all__ = ["add_parser", "load_image", "load_inputs", "run"]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
-                  ".ppm"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 MAX_PIXELS = 40_000_000  # larger images are refused (decompression bombs)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "predict", parents=[common()], help="classify image files or .npy arrays",
+        "predict",
+        parents=[common()],
+        help="classify image files or .npy arrays",
         description="Classify image files (PNG/JPEG..., needs Pillow) or .npy arrays with a "
-                    "trained model (a run folder or a checkpoint written by chainrule train) "
-                    "and print the top-k classes with their probabilities.")
+        "trained model (a run folder or a checkpoint written by chainrule train) "
+        "and print the top-k classes with their probabilities.",
+    )
     p.add_argument("target", metavar="CHECKPOINT", help="a run folder or checkpoint file")
     p.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or .npy arrays")
     p.add_argument("-k", "--top-k", type=int, default=3, help="classes to show (default 3)")
-    p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
-                   help="invert image brightness: auto inverts images with a light border "
-                        "(dark strokes on white), as the datasets are light on dark")
+    p.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="invert image brightness: auto inverts images with a light border "
+        "(dark strokes on white), as the datasets are light on dark",
+    )
     add_allow_code(p)
     return p
 
@@ -53,8 +59,10 @@ def load_image(path: Path, shape: tuple[int, ...], invert: str = "auto") -> np.n
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise CLIError(f"{path}: reading images needs Pillow (pip install 'chainrule[image]'); "
-                       "or pass a .npy array") from None
+        raise CLIError(
+            f"{path}: reading images needs Pillow (pip install 'chainrule[image]'); "
+            "or pass a .npy array"
+        ) from None
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     import warnings
 
@@ -64,12 +72,14 @@ def load_image(path: Path, shape: tuple[int, ...], invert: str = "auto") -> np.n
             with Image.open(path) as im:
                 im.load()
                 gray = im.convert("L")
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as e:
         raise CLIError(f"{path} is not a readable image ({' '.join(str(e).split())})") from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise CLIError(f"{path} cannot be read as an image ({' '.join(str(e).split())})"
-                       ) from None
+        raise CLIError(f"{path} cannot be read as an image ({' '.join(str(e).split())})") from None
     side = shape[-2:] if len(shape) == 3 else _square(shape, path)
     h, w = side
     resample = Image.Resampling.LANCZOS
@@ -87,8 +97,10 @@ def _square(shape: tuple[int, ...], path: Path) -> tuple[int, int]:
 
     side = int(round(np.sqrt(shape[0])))
     if side * side != shape[0]:
-        raise CLIError(f"{path}: the model takes vectors of {shape[0]} values, which is not a "
-                       "square image; pass a .npy array instead")
+        raise CLIError(
+            f"{path}: the model takes vectors of {shape[0]} values, which is not a "
+            "square image; pass a .npy array instead"
+        )
     return side, side
 
 
@@ -97,10 +109,9 @@ def _fits(got: tuple[int, ...], shape: tuple[int, ...]) -> bool:
     ``shape`` itself, ``N x shape``, flat (``size`` or ``N x size``) or, for one-channel
     models, ``H x W`` / ``N x H x W``."""
     size = int(np.prod(shape))
-    if got[-len(shape):] == shape or got == (size,) or (len(got) == 2 and got[1] == size):
+    if got[-len(shape) :] == shape or got == (size,) or (len(got) == 2 and got[1] == size):
         return True
-    return len(got) in (2, 3) and got[-1] * got[-2] == size and (len(shape) == 1
-                                                                 or shape[0] == 1)
+    return len(got) in (2, 3) and got[-1] * got[-2] == size and (len(shape) == 1 or shape[0] == 1)
 
 
 def load_array_input(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -115,11 +126,15 @@ def load_array_input(path: Path, shape: tuple[int, ...]) -> np.ndarray:
         raise CLIError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     size = int(np.prod(shape))
     if arr.size == 0 or arr.size % size:
-        raise CLIError(f"{path}: an array of shape {arr.shape} does not hold samples of the "
-                       f"model's input shape {shape} ({size} values each)")
+        raise CLIError(
+            f"{path}: an array of shape {arr.shape} does not hold samples of the "
+            f"model's input shape {shape} ({size} values each)"
+        )
     if not _fits(arr.shape, shape):
-        raise CLIError(f"{path}: an array of shape {arr.shape} does not match the model's "
-                       f"input shape {shape} (one sample, or a batch N x {shape})")
+        raise CLIError(
+            f"{path}: an array of shape {arr.shape} does not match the model's "
+            f"input shape {shape} (one sample, or a batch N x {shape})"
+        )
     x = arr.reshape((-1, *shape))
     if arr.dtype.kind in "ui":
         x = x.astype(np.float32) / np.float32(255.0)
@@ -129,8 +144,9 @@ def load_array_input(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return x
 
 
-def load_inputs(paths: list[str], shape: tuple[int, ...], invert: str = "auto"
-                ) -> tuple[np.ndarray, list[str]]:
+def load_inputs(
+    paths: list[str], shape: tuple[int, ...], invert: str = "auto"
+) -> tuple[np.ndarray, list[str]]:
     """All inputs stacked, with a label per sample (``file`` or ``file[i]``)."""
     from chainrule.cli.build import CLIError
 
@@ -148,8 +164,10 @@ def load_inputs(paths: list[str], shape: tuple[int, ...], invert: str = "auto"
             xs.append(load_image(p, shape, invert)[None])
             labels.append(name)
         else:
-            raise CLIError(f"{p}: unknown input type {suffix or '(no suffix)'}; expected an "
-                           f"image ({', '.join(sorted(IMAGE_SUFFIXES))}) or a .npy array")
+            raise CLIError(
+                f"{p}: unknown input type {suffix or '(no suffix)'}; expected an "
+                f"image ({', '.join(sorted(IMAGE_SUFFIXES))}) or a .npy array"
+            )
     return np.concatenate(xs), labels
 
 

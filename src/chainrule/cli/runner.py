@@ -143,8 +143,10 @@ def _check_run_dir(config: dict[str, Any], run_dir: str | Path | None) -> bool:
             with open(info, encoding="utf-8") as f:
                 started = json.load(f)["config"]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise CLIError(f"{info} is unreadable ({type(e).__name__}: {e}); the run cannot be "
-                           "checked, so it is not continued") from None
+            raise CLIError(
+                f"{info} is unreadable ({type(e).__name__}: {e}); the run cannot be "
+                "checked, so it is not continued"
+            ) from None
         diffs = config_differences(started, config, ignore=("name", "runs_dir", "tune"))
         if diffs:
             raise CLIError(
@@ -154,8 +156,10 @@ def _check_run_dir(config: dict[str, Any], run_dir: str | Path | None) -> bool:
             )
         return False
     if p.exists() and (not p.is_dir() or any(p.iterdir())):
-        raise CLIError(f"{p} exists and is not a chainrule run folder (no checkpoints/"
-                       f"{RUN_INFO}); choose another --run-dir")
+        raise CLIError(
+            f"{p} exists and is not a chainrule run folder (no checkpoints/"
+            f"{RUN_INFO}); choose another --run-dir"
+        )
     return True
 
 
@@ -206,8 +210,14 @@ class _Bar(Callback):
                 from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
             except ImportError:
                 return
-            self.bar = tqdm(total=self.params.get("steps"), desc=self.desc, unit="batch",
-                            leave=False, file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=self.params.get("steps"),
+                desc=self.desc,
+                unit="batch",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.bar is not None:
@@ -230,8 +240,10 @@ class _StopMessage:
     def write(self, s: str) -> int:
         m = self._PAT.match(s)
         if m:
-            s = (f"chainrule: training stopped by {m.group(1)} at {m.group(2)}; the backup is "
-                 f"saved, continue with: chainrule resume {self._run_dir}")
+            s = (
+                f"chainrule: training stopped by {m.group(1)} at {m.group(2)}; the backup is "
+                f"saved, continue with: chainrule resume {self._run_dir}"
+            )
         return self._stream.write(s)
 
     def __getattr__(self, name: str) -> Any:
@@ -249,15 +261,18 @@ def _stop_message(run_dir: Path) -> Iterator[None]:
 
 
 # ---- evaluation of the test set ----
-def test_predictions(model: Any, x: np.ndarray, batch_size: int, bar: bool = False
-                     ) -> np.ndarray:
+def test_predictions(model: Any, x: np.ndarray, batch_size: int, bar: bool = False) -> np.ndarray:
     """Class scores (logits) for ``x``, in eval mode without gradients."""
-    return np.asarray(model.predict(x, batch_size=max(256, batch_size), verbose=0,
-                                    callbacks=[_Bar("test set", bar)]))
+    return np.asarray(
+        model.predict(
+            x, batch_size=max(256, batch_size), verbose=0, callbacks=[_Bar("test set", bar)]
+        )
+    )
 
 
-def score(config: dict[str, Any], logits: np.ndarray, y: np.ndarray,
-          prefix: str = "test_") -> dict[str, float]:
+def score(
+    config: dict[str, Any], logits: np.ndarray, y: np.ndarray, prefix: str = "test_"
+) -> dict[str, float]:
     """Loss and metrics of ``logits`` against ``y``, computed as ``evaluate`` does."""
     import chainrule as cr
     from chainrule.nn import functional as F
@@ -286,8 +301,16 @@ def per_class(cm: np.ndarray, classes: list[str] | tuple[str, ...]) -> list[dict
     p = np.divide(tp, pred, out=np.zeros_like(tp), where=pred > 0)
     r = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
     f = np.divide(2 * p * r, p + r, out=np.zeros_like(tp), where=(p + r) > 0)
-    return [{"class": str(c), "precision": float(p[i]), "recall": float(r[i]),
-             "f1": float(f[i]), "support": int(true[i])} for i, c in enumerate(classes)]
+    return [
+        {
+            "class": str(c),
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(true[i]),
+        }
+        for i, c in enumerate(classes)
+    ]
 
 
 def _best(history: dict[str, list[float]], monitor: str) -> dict[str, Any]:
@@ -321,9 +344,15 @@ def _json(obj: Any) -> str:
 
 
 # ---- the run ----
-def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
-              callbacks: Iterable[Any] = (), quiet: bool = False,
-              allow_code: bool = False, plots: bool = True) -> RunResult:
+def train_run(
+    config: Mapping[str, Any],
+    run_dir: str | Path | None = None,
+    *,
+    callbacks: Iterable[Any] = (),
+    quiet: bool = False,
+    allow_code: bool = False,
+    plots: bool = True,
+) -> RunResult:
     """Train, evaluate and plot one run described by ``config``; everything
     ``chainrule train`` does.
 
@@ -385,19 +414,26 @@ def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
     ck.mkdir(exist_ok=True)
     say(f"Run folder: {folder}" + ("" if fresh else " (continuing the run from its backup)"))
     if fresh:
-        info = {"config": cfg, "preprocess": data.preprocess,
-                "input_shape": list(model_input_shape(cfg)), "classes": list(data.spec.classes),
-                "chainrule_version": cr.__version__,
-                "started": datetime.now().isoformat(timespec="seconds")}
+        info = {
+            "config": cfg,
+            "preprocess": data.preprocess,
+            "input_shape": list(model_input_shape(cfg)),
+            "classes": list(data.spec.classes),
+            "chainrule_version": cr.__version__,
+            "started": datetime.now().isoformat(timespec="seconds"),
+        }
         atomic_write(ck / RUN_INFO, _json(info))
-        atomic_write(folder / "config.toml",
-                     f"# chainrule run configuration (resolved: every default filled in)\n"
-                     f"# repeat with: chainrule train {folder / 'config.toml'}\n\n"
-                     + dump_config(cfg))
-    say(f"Model {cfg['model'].get('name') or cfg['model'].get('builder')}: "
+        atomic_write(
+            folder / "config.toml",
+            f"# chainrule run configuration (resolved: every default filled in)\n"
+            f"# repeat with: chainrule train {folder / 'config.toml'}\n\n" + dump_config(cfg),
+        )
+    say(
+        f"Model {cfg['model'].get('name') or cfg['model'].get('builder')}: "
         f"{model.num_parameters():,} parameters; data {cfg['data']['name']}: "
         f"{len(data.x_train):,} train, {0 if data.x_val is None else len(data.x_val):,} "
-        f"validation, {len(data.x_test):,} test images")
+        f"validation, {len(data.x_test):,} test images"
+    )
 
     counter = _EpochCounter()
     cbs = _callbacks(cfg, folder, scheduler, [*callbacks, counter])
@@ -406,49 +442,76 @@ def train_run(config: Mapping[str, Any], run_dir: str | Path | None = None, *,
     val = (data.x_val, data.y_val) if data.x_val is not None else None
     t_fit = time.perf_counter()
     with _stop_message(folder):
-        history = model.fit(x_fit, y_fit, batch_size=t["batch_size"], epochs=t["epochs"],
-                            validation_data=val, shuffle=True, seed=cfg["seed"],
-                            verbose=verbose, callbacks=cbs)
+        history = model.fit(
+            x_fit,
+            y_fit,
+            batch_size=t["batch_size"],
+            epochs=t["epochs"],
+            validation_data=val,
+            shuffle=True,
+            seed=cfg["seed"],
+            verbose=verbose,
+            callbacks=cbs,
+        )
     fit_seconds = time.perf_counter() - t_fit
     hist = {k: [float(x) for x in v] for k, v in history.history.items()}
     if counter.epochs == 0 and hist:
         n = len(hist.get("loss", []))
-        say(f"The run had already finished ({n} epoch{'s' if n != 1 else ''}); nothing more "
-            "to train")
-    nan_stop = next((c.message for c in cbs if isinstance(c, TerminateOnNaN) and c.message),
-                    None)
+        say(
+            f"The run had already finished ({n} epoch{'s' if n != 1 else ''}); nothing more "
+            "to train"
+        )
+    nan_stop = next((c.message for c in cbs if isinstance(c, TerminateOnNaN) and c.message), None)
 
     # the test set, the final weights, the plots, results.json
     logits = test_predictions(model, data.x_test, t["batch_size"], bar=verbose == 1)
     pred = logits.argmax(axis=1)
     cm = cr.metrics.confusion_matrix(data.y_test, pred, num_classes=len(data.spec.classes))
-    metrics = {**{key: v[-1] for key, v in hist.items() if v},
-               **score(cfg, logits, data.y_test)}
+    metrics = {**{key: v[-1] for key, v in hist.items() if v}, **score(cfg, logits, data.y_test)}
     metrics.setdefault("test_accuracy", float(np.mean(pred == data.y_test)))
     classes = per_class(cm, data.spec.classes)
     best = _best(hist, t["checkpoint_monitor"])
-    meta = {META_KEY: {"config": cfg, "preprocess": data.preprocess,
-                       "input_shape": list(model_input_shape(cfg)),
-                       "classes": list(data.spec.classes)}}
+    meta = {
+        META_KEY: {
+            "config": cfg,
+            "preprocess": data.preprocess,
+            "input_shape": list(model_input_shape(cfg)),
+            "classes": list(data.spec.classes),
+        }
+    }
     save(model.state_dict(), ck / WEIGHTS, metadata=meta)
     written = _plots(folder, data, hist, cm, logits) if plots else []
     if plots and not written and not quiet:
-        print("Plots skipped: matplotlib is not installed (pip install 'chainrule[viz]')",
-              file=sys.stderr, flush=True)
-    atomic_write(folder / "results.json", _json({
-        "name": cfg["name"], "run_dir": folder, "epochs": len(hist.get("loss", [])),
-        "final": metrics, "best": best, "per_class": classes,
-        "confusion_matrix": cm.tolist(), "preprocess": data.preprocess,
-        "stopped": nan_stop, "fit_seconds": round(fit_seconds, 3),
-        "epoch_seconds": counter.wall, "epoch_cpu_seconds": counter.cpu,
-        "total_seconds": round(time.perf_counter() - t0, 3),
-        "chainrule_version": cr.__version__}))
-    return RunResult(folder, cfg, hist, metrics, best, written, counter.epochs, classes,
-                     nan_stop)
+        print(
+            "Plots skipped: matplotlib is not installed (pip install 'chainrule[viz]')",
+            file=sys.stderr,
+            flush=True,
+        )
+    atomic_write(
+        folder / "results.json",
+        _json(
+            {
+                "name": cfg["name"],
+                "run_dir": folder,
+                "epochs": len(hist.get("loss", [])),
+                "final": metrics,
+                "best": best,
+                "per_class": classes,
+                "confusion_matrix": cm.tolist(),
+                "preprocess": data.preprocess,
+                "stopped": nan_stop,
+                "fit_seconds": round(fit_seconds, 3),
+                "epoch_seconds": counter.wall,
+                "epoch_cpu_seconds": counter.cpu,
+                "total_seconds": round(time.perf_counter() - t0, 3),
+                "chainrule_version": cr.__version__,
+            }
+        ),
+    )
+    return RunResult(folder, cfg, hist, metrics, best, written, counter.epochs, classes, nan_stop)
 
 
-def _callbacks(cfg: dict[str, Any], folder: Path, scheduler: Any, extra: list[Any]
-               ) -> list[Any]:
+def _callbacks(cfg: dict[str, Any], folder: Path, scheduler: Any, extra: list[Any]) -> list[Any]:
     """The run's callbacks, in a fixed order (their backup keys depend on it): the best
     weights, the CSV log, the NaN guard, early stopping, the schedule, ``extra``, and last
     the backup, so a backup sees every other callback's state after its epoch."""
@@ -468,17 +531,28 @@ def _callbacks(cfg: dict[str, Any], folder: Path, scheduler: Any, extra: list[An
         TerminateOnNaN(),
     ]
     if es["enabled"]:
-        cbs.append(EarlyStopping(monitor=es["monitor"], patience=es["patience"],
-                                 min_delta=es["min_delta"],
-                                 restore_best_weights=es["restore_best_weights"]))
+        cbs.append(
+            EarlyStopping(
+                monitor=es["monitor"],
+                patience=es["patience"],
+                min_delta=es["min_delta"],
+                restore_best_weights=es["restore_best_weights"],
+            )
+        )
     if scheduler is not None:
         cbs.append(scheduler)
-    return [*cbs, *extra, BackupAndRestore(ck / "backup", save_freq=t["backup_every"] or "epoch",
-                                           delete_checkpoint=False)]
+    return [
+        *cbs,
+        *extra,
+        BackupAndRestore(
+            ck / "backup", save_freq=t["backup_every"] or "epoch", delete_checkpoint=False
+        ),
+    ]
 
 
-def _plots(folder: Path, data: Any, hist: dict[str, list[float]], cm: np.ndarray,
-           logits: np.ndarray) -> list[Path]:
+def _plots(
+    folder: Path, data: Any, hist: dict[str, list[float]], cm: np.ndarray, logits: np.ndarray
+) -> list[Path]:
     """The PNG plots (empty when matplotlib is missing)."""
     from chainrule.cli import plots as P
 
@@ -489,17 +563,28 @@ def _plots(folder: Path, data: Any, hist: dict[str, list[float]], cm: np.ndarray
     images = data.x_test
     if data.preprocess:  # show the images as they were, not standardised
         images = images * data.preprocess["std"] + data.preprocess["mean"]
-    return P.save_all(folder / "plots", hist, cm, list(data.spec.classes), images,
-                      data.y_test, logits.argmax(axis=1), prob.max(axis=1), folder.name)
+    return P.save_all(
+        folder / "plots",
+        hist,
+        cm,
+        list(data.spec.classes),
+        images,
+        data.y_test,
+        logits.argmax(axis=1),
+        prob.max(axis=1),
+        folder.name,
+    )
 
 
 def report(result: RunResult) -> str:
     """The closing lines of ``chainrule train``: where everything is, and the test accuracy."""
     d = result.run_dir
     monitor = result.config["train"]["checkpoint_monitor"]
-    lines = [f"Run folder: {d}",
-             "  config.toml  metrics.csv  results.json",
-             f"  checkpoints/{WEIGHTS} (final weights)  checkpoints/{BEST} (best {monitor})"]
+    lines = [
+        f"Run folder: {d}",
+        "  config.toml  metrics.csv  results.json",
+        f"  checkpoints/{WEIGHTS} (final weights)  checkpoints/{BEST} (best {monitor})",
+    ]
     if result.plots:
         lines.append("  " + "  ".join(str(p.relative_to(d)) for p in result.plots))
     else:
@@ -507,14 +592,21 @@ def report(result: RunResult) -> str:
     n = sum(c["support"] for c in result.per_class)
     acc = result.test_accuracy
     acc_text = "n/a" if acc is None else f"{100 * acc:.2f}%"
-    lines.append(f"Test accuracy: {acc_text} on {n:,} test images "
-                 f"(loss {result.metrics.get('test_loss', float('nan')):.4f})")
+    lines.append(
+        f"Test accuracy: {acc_text} on {n:,} test images "
+        f"(loss {result.metrics.get('test_loss', float('nan')):.4f})"
+    )
     return "\n".join(lines)
 
 
-def resume_run(run_dir: str | Path, overrides: Mapping[str, Any] | None = None, *,
-               callbacks: Iterable[Any] = (), quiet: bool = False,
-               allow_code: bool = False) -> RunResult:
+def resume_run(
+    run_dir: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    callbacks: Iterable[Any] = (),
+    quiet: bool = False,
+    allow_code: bool = False,
+) -> RunResult:
     """Continue the run in ``run_dir`` exactly where it stopped (see the module notes).
 
     The configuration is the run's own ``config.toml``; ``overrides`` are only accepted when
@@ -530,8 +622,9 @@ def resume_run(run_dir: str | Path, overrides: Mapping[str, Any] | None = None, 
     if cfg_path.is_symlink():
         raise CLIError(f"{cfg_path} is a symbolic link; refused")
     if not cfg_path.is_file() or not (p / "checkpoints" / RUN_INFO).is_file():
-        raise CLIError(f"{p} is not a chainrule run folder (config.toml and checkpoints/"
-                       f"{RUN_INFO} are needed)")
+        raise CLIError(
+            f"{p} is not a chainrule run folder (config.toml and checkpoints/{RUN_INFO} are needed)"
+        )
     raw = load_config(cfg_path)
     check_code_allowed(raw, allow_code, f"run folder {p}")
     if overrides:

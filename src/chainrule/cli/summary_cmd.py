@@ -13,12 +13,20 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "summary", parents=[common()], help="print a model's layers, shapes and parameters",
+        "summary",
+        parents=[common()],
+        help="print a model's layers, shapes and parameters",
         description="Print the layer table (output shapes, parameter counts) of the model a "
-                    "configuration file describes, or of a trained run folder or checkpoint.")
+        "configuration file describes, or of a trained run folder or checkpoint.",
+    )
     p.add_argument("target", metavar="CONFIG|CHECKPOINT|RUN_DIR")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="sets",
-                   help="override a configuration key (with a CONFIG)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        dest="sets",
+        help="override a configuration key (with a CONFIG)",
+    )
     add_allow_code(p)
     return p
 
@@ -49,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     shape = model_input_shape(config)
     spec = DATASETS[config["data"]["name"]]
     name = config["model"].get("name") or config["model"].get("builder")
-    print(f"{name} for {spec.name} ({'x'.join(map(str, shape))} inputs, {len(spec.classes)} "
-          f"classes), from {source}")
+    print(
+        f"{name} for {spec.name} ({'x'.join(map(str, shape))} inputs, {len(spec.classes)} "
+        f"classes), from {source}"
+    )
     cr.summary(model, shape)
     return 0

@@ -398,8 +398,9 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ---- Keras-style training (chainrule.training builds these on the public pieces) ----
-    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None,
-                **kwargs: Any) -> None:
+    def compile(
+        self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None, **kwargs: Any
+    ) -> None:
         """Attach an optimizer, a loss and metrics for :meth:`fit` (Keras's ``compile``)."""
         from chainrule.training.compile import compile_model
 
