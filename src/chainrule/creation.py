@@ -52,6 +52,17 @@ def _dtype(dtype: Any, default: np.dtype | None = None) -> np.dtype:
     return dtypes.resolve_dtype(dtype)
 
 
+def _float_dtype(fn: str, dtype: Any) -> np.dtype:
+    """The dtype of a uniform or normal draw: floating only (an integer cast would give zeros)."""
+    d = _dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(
+            f"{fn}: random floats need a floating dtype (float32, float64), got {d}; "
+            "for random integers use chainrule.randint"
+        )
+    return d
+
+
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
     return Tensor(np.zeros(_size(size), _dtype(dtype)), requires_grad=requires_grad)
@@ -81,16 +92,25 @@ def full(
 
 
 def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``input``'s shape and dtype (or ``dtype``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros_like(cr.ones(2, 3, dtype="float64")).dtype
+        dtype('float64')
+    """
     return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``input``'s shape and dtype (or ``dtype``)."""
     return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def full_like(
     input: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
+    """``fill_value`` in ``input``'s shape and dtype (or ``dtype``)."""
     return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
@@ -124,25 +144,51 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def rand(
     *size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    """Uniform samples on [0, 1)."""
+    """Uniform samples on [0, 1).
+
+    Raises:
+        TypeError: ``dtype`` is not floating (as torch).
+    """
+    d = _float_dtype("rand", dtype)
     g = generator or default_generator
-    return Tensor(g.random(_size(size)).astype(_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(g.random(_size(size)).astype(d), requires_grad=requires_grad)
 
 
 def randn(
     *size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples.
+
+    Raises:
+        TypeError: ``dtype`` is not floating (as torch).
+    """
+    d = _float_dtype("randn", dtype)
     g = generator or default_generator
-    return Tensor(g.normal(_size(size)).astype(_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(g.normal(_size(size)).astype(d), requires_grad=requires_grad)
 
 
-def rand_like(input: Tensor, generator: Generator | None = None) -> Tensor:
-    return rand(input.shape, generator=generator, dtype=input.dtype)
+def rand_like(
+    input: Tensor,
+    generator: Generator | None = None,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """:func:`rand` in ``input``'s shape and dtype (or ``dtype``; floating only)."""
+    d = _float_dtype("rand_like", dtype or input.dtype)
+    return rand(input.shape, generator=generator, dtype=d, requires_grad=requires_grad)
 
 
-def randn_like(input: Tensor, generator: Generator | None = None) -> Tensor:
-    return randn(input.shape, generator=generator, dtype=input.dtype)
+def randn_like(
+    input: Tensor,
+    generator: Generator | None = None,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """:func:`randn` in ``input``'s shape and dtype (or ``dtype``; floating only)."""
+    d = _float_dtype("randn_like", dtype or input.dtype)
+    return randn(input.shape, generator=generator, dtype=d, requires_grad=requires_grad)
 
 
 def randint(
@@ -153,9 +199,25 @@ def randint(
     generator: Generator | None = None,
     dtype: Any = None,
 ) -> Tensor:
-    """Integers uniform on [low, high) (``randint(high, size)`` as torch also allowed)."""
+    """Integers uniform on [low, high), int64 unless ``dtype`` says otherwise;
+    ``randint(high, size)`` as torch also allowed.
+
+    Raises:
+        ValueError: ``low >= high``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> t = cr.randint(10, (2, 3))
+        >>> t.shape, t.dtype, bool(((t.numpy() >= 0) & (t.numpy() < 10)).all())
+        ((2, 3), dtype('int64'), True)
+    """
     if high is None:
         low, high = 0, low
+    elif isinstance(high, Sequence) and not size:  # randint(high, size)
+        low, high, size = 0, low, high
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     g = generator or default_generator
     return Tensor(
         np.asarray(g.integers(low, high, _size((size,)))).astype(_dtype(dtype, dtypes.int64))
