@@ -38,7 +38,7 @@ def _ks_critical(n: int, m: int) -> float:
 # ---- fans and gains ----
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_fans_match_torch(shape):
-    ours = init._fans(cr.zeros(*shape))
+    ours = init._fans(cr.zeros(*shape), "test")
     theirs = torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape))
     assert ours == theirs
 
@@ -235,8 +235,26 @@ def test_constant_zeros_ones():
 
 
 def test_kaiming_errors():
-    with pytest.raises(ValueError, match="mode 'fan_avg' not supported"):
+    with pytest.raises(ValueError, match="kaiming_uniform_: mode 'fan_avg' not supported"):
         init.kaiming_uniform_(cr.zeros(3, 4), mode="fan_avg")
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: init.kaiming_normal_(cr.zeros(3)), r"kaiming_normal_: fan in .*\(shape \(3,\)\)"),
+        (lambda: init.xavier_uniform_(cr.zeros(3)), r"xavier_uniform_: fan in .* 2 dimensions"),
+        (lambda: init.xavier_normal_(cr.zeros(3)), "xavier_normal_: fan in"),
+        (lambda: init.lecun_normal_(cr.zeros(3)), "lecun_normal_: fan in"),
+        (lambda: init.orthogonal_(cr.zeros(3)), r"orthogonal_: .* got shape \(3,\)"),
+        (lambda: init.kaiming_uniform_(cr.zeros(3, 0)), "kaiming_uniform_: .*zero elements"),
+        (lambda: init.uniform_(cr.zeros(2), 1.0, 0.0), "uniform_: expected a <= b, got a=1.0"),
+        (lambda: init.normal_(cr.zeros(2), std=-1.0), "normal_: std must be >= 0, got -1.0"),
+    ],
+)
+def test_errors_name_the_initialiser(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 # ---- reproducibility ----

@@ -69,11 +69,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
-def _fans(t: Tensor) -> tuple[int, int]:
+def _fans(t: Tensor, fn: str) -> tuple[int, int]:
     if t.ndim < 2:
         raise ValueError(
-            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
-            f"(shape {t.shape})"
+            f"{fn}: fan in and fan out can not be computed for a tensor with fewer than 2 "
+            f"dimensions (shape {t.shape}); give it a weight of shape (out, in, ...)"
         )
     receptive = int(np.prod(t.shape[2:])) if t.ndim > 2 else 1
     return t.shape[1] * receptive, t.shape[0] * receptive
@@ -91,14 +91,26 @@ def _g(generator: Generator | None) -> Generator:
 def uniform_(
     tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
 ) -> Tensor:
-    r"""Fill with :math:`U(a, b)`."""
+    r"""Fill with :math:`U(a, b)`.
+
+    Raises:
+        ValueError: ``a > b``.
+    """
+    if not a <= b:
+        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     return _fill(tensor, _g(generator).uniform(tensor.shape, a, b))
 
 
 def normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
 ) -> Tensor:
-    r"""Fill with :math:`\mathcal N(\mathrm{mean}, \mathrm{std}^2)`."""
+    r"""Fill with :math:`\mathcal N(\mathrm{mean}, \mathrm{std}^2)`.
+
+    Raises:
+        ValueError: ``std < 0``.
+    """
+    if not std >= 0:
+        raise ValueError(f"normal_: std must be >= 0, got {std}")
     return _fill(tensor, _g(generator).normal(tensor.shape, mean, std))
 
 
@@ -158,10 +170,18 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with zeros (biases, and the last batch norm of a residual block).
+
+    Example:
+        >>> import chainrule as cr
+        >>> zeros_(cr.nn.Linear(2, 2).bias).numpy()
+        array([0., 0.], dtype=float32)
+    """
     return _fill(tensor, 0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with ones (batch and layer norm scales)."""
     return _fill(tensor, 1)
 
 
@@ -169,24 +189,26 @@ def xavier_uniform_(
     tensor: Tensor, gain: float = 1.0, generator: Generator | None = None
 ) -> Tensor:
     r"""Glorot uniform: :math:`U(-a, a)`, :math:`a = \mathrm{gain}\sqrt{6/(n_{in}+n_{out})}`."""
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     r"""Glorot normal: std :math:`= \mathrm{gain}\sqrt{2/(n_{in}+n_{out})}`."""
-    fan_in, fan_out = _fans(tensor)
+    fan_in, fan_out = _fans(tensor, "xavier_normal_")
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str, fn: str) -> float:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode {mode!r} not supported, please use one of fan_in, fan_out")
-    fan_in, fan_out = _fans(tensor)
+        raise ValueError(f"{fn}: mode {mode!r} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _fans(tensor, fn)
     fan = fan_in if mode == "fan_in" else fan_out
     if fan == 0:
-        raise ValueError(f"cannot initialise a tensor with zero elements (shape {tensor.shape})")
+        raise ValueError(
+            f"{fn}: cannot initialise a tensor with zero elements (shape {tensor.shape})"
+        )
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
@@ -198,7 +220,7 @@ def kaiming_uniform_(
     generator: Generator | None = None,
 ) -> Tensor:
     r"""He uniform: :math:`U(-b, b)`, :math:`b = \mathrm{gain}\sqrt{3/\mathrm{fan}}`."""
-    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -bound, bound, generator)
 
 
@@ -210,13 +232,14 @@ def kaiming_normal_(
     generator: Generator | None = None,
 ) -> Tensor:
     r"""He normal: std :math:`= \mathrm{gain}/\sqrt{\mathrm{fan}}`."""
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+    std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
+    return normal_(tensor, 0.0, std, generator)
 
 
 def lecun_normal_(tensor: Tensor, generator: Generator | None = None) -> Tensor:
     r"""LeCun normal (Keras's ``lecun_normal``): a normal truncated at 2 std, scaled so the
     variance is :math:`1/n_{in}` (std :math:`\sqrt{1/n_{in}} / 0.8796`)."""
-    fan_in, _ = _fans(tensor)
+    fan_in, _ = _fans(tensor, "lecun_normal_")
     std = math.sqrt(1.0 / fan_in) / 0.87962566103423978
     return trunc_normal_(tensor, 0.0, std, -2 * std, 2 * std, generator)
 
@@ -224,7 +247,10 @@ def lecun_normal_(tensor: Tensor, generator: Generator | None = None) -> Tensor:
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a normal matrix, as torch."""
     if tensor.ndim < 2:
-        raise ValueError("only tensors with 2 or more dimensions are supported")
+        raise ValueError(
+            f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+            f"{tensor.shape}"
+        )
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
     flat = _g(generator).normal((rows, cols))
