@@ -319,3 +319,12 @@ def test_train_test_split_stratified() -> None:
     assert np.array_equal(again[1], xte)
     with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\)"):
         train_test_split(x, test_size=1.0)
+
+
+def test_messages_say_what_was_received():
+    with pytest.raises(ValueError, match=r"Normalize: .*one per channel\), got shapes \(1, 2\)"):
+        Normalize([[0.5, 0.5]], 1.0)
+    with pytest.raises(ValueError, match="Generator.set_state: expected a PCG64 .* got 'MT19937'"):
+        cr.Generator(0).set_state({"bit_generator": "MT19937"})
+    with pytest.raises(ValueError, match="Generator.set_state: .* got 'list'"):
+        cr.Generator(0).set_state([1, 2])

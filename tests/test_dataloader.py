@@ -186,7 +186,9 @@ def test_default_collate_structures() -> None:
     assert default_collate([[1, 2], [3, 4]])[0].tolist() == [1, 3]
     with pytest.raises(TypeError, match="cannot batch items of type str"):
         default_collate(["a", "b"])
-    with pytest.raises(ValueError, match="different numbers of fields"):
+    with pytest.raises(
+        ValueError, match=r"same number of fields, got samples with \[1, 2\] fields"
+    ):
         default_collate([(1, 2), (1,)])
 
     class Dicts(Dataset):

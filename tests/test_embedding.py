@@ -173,3 +173,10 @@ def test_layer_index_error():
         cr.nn.Embedding(10, 2)(cr.tensor([0, 10]))
     with pytest.raises(ValueError, match="padding_idx"):
         cr.nn.Embedding(10, 2, padding_idx=10)
+
+
+def test_from_pretrained_names_the_shape():
+    with pytest.raises(
+        ValueError, match=r"from_pretrained: embeddings must be 2-D .* got shape \(4,\)"
+    ):
+        cr.nn.Embedding.from_pretrained(np.zeros(4, np.float32))

@@ -484,3 +484,15 @@ def test_functional_model_dict_inputs_and_outputs() -> None:
     assert pred["label"].shape == (48, 3) and pred["value"].shape == (48, 1)
     ev = model.evaluate([x, meta], target, verbose=0, return_dict=True)
     assert ev["label_accuracy"] == cr.metrics.accuracy(y, pred["label"])
+
+
+def test_validation_data_of_the_wrong_form_says_what_it_got() -> None:
+    x, y = blobs(16)
+    model = cr.nn.Sequential(cr.nn.Linear(4, 3))
+    model.compile(optimizer="sgd", loss="cross_entropy")
+    with pytest.raises(
+        ValueError, match=r"\(x_val, y_val\) or a DataLoader, got a tuple of length 3"
+    ):
+        model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y, y))
+    with pytest.raises(ValueError, match="or a DataLoader, got ndarray"):
+        model.fit(x, y, epochs=1, verbose=0, validation_data=x)

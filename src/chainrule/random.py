@@ -60,7 +60,11 @@ class Generator:
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`get_state`."""
         if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
-            raise ValueError("expected a PCG64 generator state dict from Generator.get_state()")
+            got = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"Generator.set_state: expected a PCG64 state dict from Generator.get_state(), "
+                f"got {got!r}"
+            )
         self.rng.bit_generator.state = state
 
     # ---- draws (float64 from NumPy; callers cast) ----

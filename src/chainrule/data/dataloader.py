@@ -67,7 +67,11 @@ def default_collate(items: list[Any]) -> Any:
     first = items[0]
     if isinstance(first, tuple):
         if any(len(it) != len(first) for it in items):
-            raise ValueError("default_collate: samples have different numbers of fields")
+            sizes = sorted({len(it) for it in items})
+            raise ValueError(
+                f"default_collate: every sample must have the same number of fields, got "
+                f"samples with {sizes} fields; check the dataset's __getitem__"
+            )
         return tuple(default_collate([it[k] for it in items]) for k in range(len(first)))
     if isinstance(first, list):
         return [default_collate([it[k] for it in items]) for k in range(len(first))]

@@ -127,7 +127,10 @@ class Normalize(Transform):
         m = np.asarray(mean, dtype=np.float64)
         s = np.asarray(std, dtype=np.float64)
         if m.ndim > 1 or s.ndim > 1:
-            raise ValueError("Normalize: mean and std must be numbers or 1-D sequences")
+            raise ValueError(
+                f"Normalize: mean and std must be numbers or 1-D sequences (one per channel), "
+                f"got shapes {m.shape} and {s.shape}"
+            )
         if m.ndim == 1 and s.ndim == 1 and m.shape != s.shape:
             raise ValueError(
                 f"Normalize: mean has {m.size} values but std has {s.size}; give one per channel"

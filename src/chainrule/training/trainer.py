@@ -208,7 +208,14 @@ def fit(
             val = _data.LoaderStream(validation_data)
         else:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be (x_val, y_val) or a DataLoader")
+                what = (
+                    f"a {type(validation_data).__name__} of length {len(validation_data)}"
+                    if isinstance(validation_data, (tuple, list))
+                    else type(validation_data).__name__
+                )
+                raise ValueError(
+                    f"fit: validation_data must be (x_val, y_val) or a DataLoader, got {what}"
+                )
             xv = _data.as_arrays(validation_data[0], "fit validation x")
             yv = _data.as_arrays(validation_data[1], "fit validation y")
             _data.num_samples(xv, yv, "fit (validation_data)")
@@ -441,7 +448,7 @@ def predict(
         model.train(was_training)
     cbs.on_predict_end()
     if not chunks:
-        raise ValueError("predict: no batches")
+        raise ValueError("predict: the input yielded no batches (an empty DataLoader?)")
     cols = [np.concatenate([c[i][1] for c in chunks], axis=0) for i in range(len(chunks[0]))]
     keys = [k for k, _ in chunks[0]]
     if keys == [None]:

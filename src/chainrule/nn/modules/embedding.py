@@ -124,7 +124,10 @@ class Embedding(Module):
         """An embedding whose table is ``embeddings`` (2-D), frozen by default."""
         w = embeddings.data if isinstance(embeddings, Tensor) else embeddings
         if getattr(w, "ndim", 0) != 2:
-            raise ValueError("Embedding.from_pretrained: embeddings must be 2-D")
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-D (num_embeddings, "
+                f"embedding_dim), got shape {getattr(w, 'shape', None)}"
+            )
         rows, dim = w.shape
         return cls(
             rows,
