@@ -2,10 +2,10 @@
 
 An op is described once, by an :class:`OpInfo`; generic checks then run every sample of every
 entry against PyTorch and against finite differences. Family tables live in
-``tests/op_db.py`` (the engine) and ``tests/op_db_<family>.py``; each test file parametrizes
-the generic checks over its table::
+``tests/op_db.py`` (the engine) and ``tests/op_db_<family>.py``; each test file runs the
+generic checks over its table (:func:`generic_op_tests`)::
 
-    from opinfo import OpInfo, SampleInput, ErrorInput, op_params, error_params, check_forward
+    from opinfo import OpInfo, SampleInput, generic_op_tests
 
     def _relu_samples(rng):
         yield SampleInput("vector", rng.standard_normal(5))
@@ -13,10 +13,10 @@ the generic checks over its table::
 
     OPS = [OpInfo("relu", cr.relu, torch.relu, _relu_samples, nondiff_points=(0.0,))]
 
-    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    @pytest.mark.parametrize("op, sample", op_params(OPS))
-    def test_forward(op, sample, dtype):
-        check_forward(op, sample, dtype)
+    test_forward, test_vjp, test_gradcheck, test_errors = generic_op_tests(OPS)
+
+(``op_params``, ``error_params`` and the ``check_*`` functions stay available for tests of
+their own.)
 
 The API (stable; add optional fields only):
 
@@ -383,3 +383,48 @@ def error_params(ops: Iterable[OpInfo]) -> list[Any]:
         for k, e in enumerate(op.error_inputs()):
             params.append(pytest.param(op, e, id=f"{op.name}-{e.sample.name or k}"))
     return params
+
+
+def generic_op_tests(
+    ops: Iterable[OpInfo],
+    *,
+    dtype_ids: tuple[str, str] = ("f32", "f64"),
+    grad_filter: Any = None,
+) -> tuple[Any, Any, Any, Any]:
+    """The four generic tests every op table runs, parametrized over ``ops``: forward and VJP
+    against PyTorch (float32 and float64), float64 gradcheck, and the error inputs. A test
+    file binds them to test names (pytest collects them under those names)::
+
+        test_forward, test_vjp, test_gradcheck, test_errors = generic_op_tests(OPS)
+
+    Args:
+        dtype_ids: the test ids of the float32 and float64 cases.
+        grad_filter: ``param -> bool``, keeps a ``pytest.param`` of the VJP and gradcheck
+            tests (e.g. leave out samples whose gradient PyTorch does not define).
+    """
+    ops = list(ops)
+    dtypes = [pytest.param(np.float32, id=dtype_ids[0]), pytest.param(np.float64, id=dtype_ids[1])]
+
+    def grads(**kw: Any) -> list[Any]:
+        params = op_params(ops, grad=True, **kw)
+        return params if grad_filter is None else [p for p in params if grad_filter(p)]
+
+    @pytest.mark.parametrize("dtype", dtypes)
+    @pytest.mark.parametrize("op, sample", op_params(ops))
+    def test_forward(op: OpInfo, sample: SampleInput, dtype: Any) -> None:
+        check_forward(op, sample, dtype)
+
+    @pytest.mark.parametrize("dtype", dtypes)
+    @pytest.mark.parametrize("op, sample", grads())
+    def test_vjp(op: OpInfo, sample: SampleInput, dtype: Any) -> None:
+        check_vjp(op, sample, dtype)
+
+    @pytest.mark.parametrize("op, sample", grads(gradcheck=True))
+    def test_gradcheck(op: OpInfo, sample: SampleInput) -> None:
+        check_gradcheck(op, sample)
+
+    @pytest.mark.parametrize("op, error", error_params(ops))
+    def test_errors(op: OpInfo, error: ErrorInput) -> None:
+        check_error(op, error)
+
+    return test_forward, test_vjp, test_gradcheck, test_errors

@@ -14,12 +14,7 @@ from opinfo import (
     ErrorInput,
     OpInfo,
     SampleInput,
-    check_error,
-    check_forward,
-    check_gradcheck,
-    check_vjp,
-    error_params,
-    op_params,
+    generic_op_tests,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -77,30 +72,9 @@ def embedding_errors():
 OPS = [OpInfo("embedding", F.embedding, TF.embedding, embedding_samples, embedding_errors)]
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("op, sample", op_params(OPS))
-def test_forward(op, sample, dtype):
-    check_forward(op, sample, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize(
-    "op, sample", [p for p in op_params(OPS, grad=True) if "empty" not in p.id]
+test_forward, test_vjp, test_gradcheck, test_errors = generic_op_tests(
+    OPS, grad_filter=lambda p: "empty" not in p.id
 )
-def test_vjp(op, sample, dtype):
-    check_vjp(op, sample, dtype)
-
-
-@pytest.mark.parametrize(
-    "op, sample", [p for p in op_params(OPS, grad=True, gradcheck=True) if "empty" not in p.id]
-)
-def test_gradcheck(op, sample):
-    check_gradcheck(op, sample)
-
-
-@pytest.mark.parametrize("op, error", error_params(OPS))
-def test_errors(op, error):
-    check_error(op, error)
 
 
 MODULES = [

@@ -17,33 +17,16 @@ import chainrule as cr
 import chainrule.nn.functional as F
 from harness import assert_close, module_gradcheck, module_parity
 from op_db_loss import LOSS_OPS, ROBUST_NLL_SAMPLES, rho_ref
-from opinfo import check_error, check_forward, check_gradcheck, check_vjp, error_params, op_params
+from opinfo import (
+    generic_op_tests,
+)
 
 DTYPES = [np.float32, np.float64]
 FINITE = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"}
 
 
 # ---- the table ----
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("op, sample", op_params(LOSS_OPS))
-def test_forward(op, sample, dtype):
-    check_forward(op, sample, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("op, sample", op_params(LOSS_OPS, grad=True))
-def test_vjp(op, sample, dtype):
-    check_vjp(op, sample, dtype)
-
-
-@pytest.mark.parametrize("op, sample", op_params(LOSS_OPS, grad=True, gradcheck=True))
-def test_gradcheck(op, sample):
-    check_gradcheck(op, sample)
-
-
-@pytest.mark.parametrize("op, error", error_params(LOSS_OPS))
-def test_errors(op, error):
-    check_error(op, error)
+test_forward, test_vjp, test_gradcheck, test_errors = generic_op_tests(LOSS_OPS)
 
 
 # ---- modules ----

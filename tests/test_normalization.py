@@ -15,12 +15,7 @@ from opinfo import (
     ErrorInput,
     OpInfo,
     SampleInput,
-    check_error,
-    check_forward,
-    check_gradcheck,
-    check_vjp,
-    error_params,
-    op_params,
+    generic_op_tests,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -132,26 +127,7 @@ OPS = [
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("op, sample", op_params(OPS))
-def test_forward(op, sample, dtype):
-    check_forward(op, sample, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("op, sample", op_params(OPS, grad=True))
-def test_vjp(op, sample, dtype):
-    check_vjp(op, sample, dtype)
-
-
-@pytest.mark.parametrize("op, sample", op_params(OPS, grad=True, gradcheck=True))
-def test_gradcheck(op, sample):
-    check_gradcheck(op, sample)
-
-
-@pytest.mark.parametrize("op, error", error_params(OPS))
-def test_errors(op, error):
-    check_error(op, error)
+test_forward, test_vjp, test_gradcheck, test_errors = generic_op_tests(OPS)
 
 
 # ---- layers ----

@@ -18,34 +18,15 @@ from opinfo import (
     check_forward,
     check_gradcheck,
     check_vjp,
-    error_params,
-    op_params,
+    generic_op_tests,
     upstream,
 )
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("op, sample", op_params(OP_DB))
-def test_op_forward(op, sample, dtype):
-    check_forward(op, sample, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("op, sample", op_params(OP_DB, grad=True))
-def test_op_vjp(op, sample, dtype):
-    check_vjp(op, sample, dtype)
-
-
-@pytest.mark.parametrize("op, sample", op_params(OP_DB, grad=True, gradcheck=True))
-def test_op_gradcheck(op, sample):
-    check_gradcheck(op, sample)
-
-
-@pytest.mark.parametrize("op, error", error_params(OP_DB))
-def test_op_error(op, error):
-    check_error(op, error)
+test_op_forward, test_op_vjp, test_op_gradcheck, test_op_error = generic_op_tests(
+    OP_DB, dtype_ids=("float32", "float64")
+)
 
 
 # ---- kinks: pinned to PyTorch's exact values, on exact inputs ----
