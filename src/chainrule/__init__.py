@@ -20,6 +20,7 @@ from chainrule import (
 from chainrule._summary import summary  # noqa: E402
 from chainrule.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.gradcheck import gradcheck  # noqa: E402
+from chainrule.backend import get_num_threads, set_num_threads  # Note [intra-op threads]
 from chainrule.creation import (
     arange,
     as_tensor,
@@ -188,6 +189,7 @@ __all__ = [
     "full",
     "full_like",
     "get_default_dtype",
+    "get_num_threads",
     "int8",
     "int16",
     "int32",
@@ -230,6 +232,7 @@ __all__ = [
     "save",
     "seed",
     "set_default_dtype",
+    "set_num_threads",
     "set_grad_enabled",
     "sigmoid",
     "sign",

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.backend import as_strided, get_array_module
+from chainrule.backend import as_strided, get_array_module, parallel_for
 
 __all__ = [
     "PADDING_MODES",
@@ -124,8 +124,17 @@ def pad_cnhw(xc: Any, pads: Sequence[tuple[int, int]], mode: str) -> Any:
     xp = get_array_module(xc)
     if mode == "zeros":
         c, n, h, w = xc.shape
-        out = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=xc.dtype)
-        out[:, :, pt : pt + h, pl : pl + w] = xc
+        out = xp.empty((c, n, h + pt + pb, w + pl + pr), dtype=xc.dtype)
+
+        def fill(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
+            o = out[:, a:b]
+            o[:, :, :pt] = 0
+            o[:, :, pt + h :] = 0
+            o[:, :, pt : pt + h, :pl] = 0
+            o[:, :, pt : pt + h, pl + w :] = 0
+            o[:, :, pt : pt + h, pl : pl + w] = xc[:, a:b]
+
+        parallel_for(n, fill, 2 * out.nbytes, out)
         return out
     return xp.pad(xc, ((0, 0), (0, 0), (pt, pb), (pl, pr)), mode=_NP_PAD_MODE[mode])
 
@@ -193,7 +202,12 @@ def im2col(
     windows = as_strided(xp_, (c, kh, kw, n, ho, wo), (s0, dh * s2, dw * s3, s1, sh * s2, sw * s3))
     if out is None:
         out = xp.empty((c * kh * kw, n * ho * wo), dtype=xp_.dtype)
-    out.reshape(c, kh, kw, n, ho, wo)[...] = windows  # a view: ``out`` rows are contiguous
+    dst = out.reshape(c, kh, kw, n, ho, wo)  # a view: ``out`` rows are contiguous
+
+    def copy(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
+        dst[:, :, :, a:b] = windows[:, :, :, a:b]
+
+    parallel_for(n, copy, 2 * out.nbytes, out)
     return out
 
 
@@ -219,13 +233,19 @@ def col2im(
     ho, wo = out_hw
     hp, wp = padded_hw
     dc = cols.reshape(channels, kh, kw, batch, ho, wo)
-    out = xp.zeros((channels, batch, hp, wp), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            y0, x0 = i * dh, j * dw
-            out[:, :, y0 : y0 + sh * (ho - 1) + 1 : sh, x0 : x0 + sw * (wo - 1) + 1 : sw] += dc[
-                :, i, j
-            ]
+    out = xp.empty((channels, batch, hp, wp), dtype=cols.dtype)
+
+    def add(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
+        o = out[:, a:b]
+        o[...] = 0
+        for i in range(kh):
+            for j in range(kw):
+                y0, x0 = i * dh, j * dw
+                o[:, :, y0 : y0 + sh * (ho - 1) + 1 : sh, x0 : x0 + sw * (wo - 1) + 1 : sw] += dc[
+                    :, i, j, a:b
+                ]
+
+    parallel_for(batch, add, (2 * kh * kw + 1) * out.nbytes, out)
     return out
 
 
@@ -254,11 +274,19 @@ def col2im_wide(
     length = out_h * wp
     dc = cols.reshape(channels, kh, kw, batch, length)
     tail = (kw - 1) * dw
-    out = xp.zeros((channels, batch, hp * wp + tail), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            s = i * dh * wp + j * dw
-            out[:, :, s : s + length] += dc[:, i, j]
+    out = xp.empty((channels, batch, hp * wp + tail), dtype=cols.dtype)
+
+    def add(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
+        o = out[:, a:b]
+        o[:, :, :length] = dc[:, 0, 0, a:b]  # offset (0, 0) starts the sum (no zero pass)
+        o[:, :, length:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    s = i * dh * wp + j * dw
+                    o[:, :, s : s + length] += dc[:, i, j, a:b]
+
+    parallel_for(batch, add, 2 * kh * kw * out.nbytes, out)
     return out[:, :, : hp * wp].reshape(channels, batch, hp, wp)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Function
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, parallel_for
 from chainrule.ops._im2col import (
     PADDING_MODES,
     check_positive_output,
@@ -93,8 +93,9 @@ class Conv2d(Function):
         if need_w or per_image * n <= 2 * _BLOCK_BYTES or (kh == kw == 1 and sh == sw == 1):
             cols = im2col(xpad, (kh, kw), (sh, sw), (dh, dw), (ho, wo))  # (C*kh*kw, N*Ho*Wo)
             y = _mm(w3, cols.reshape(groups, k, -1)).reshape(o, n * length)
-            if b is not None:
-                y += b[:, None]  # y is fresh: the bias is added in place
+            if b is not None:  # y is fresh: the bias is added in place
+                y3, b3 = y.reshape(o, n, length), b[:, None, None]
+                parallel_for(n, lambda a, e: y3[:, a:e].__iadd__(b3), 2 * y.nbytes, y)
         else:
             # Note [blocked im2col]: with nothing to save for backward (inference, frozen
             # weights) the batch goes through in blocks whose columns (~2 MB) stay in cache
@@ -153,8 +154,13 @@ class Conv2d(Function):
             wt = w.reshape(groups, og, k).transpose(0, 2, 1)  # Wᵀ per group: (G, K, O/G)
             if sh == sw == 1 and wo < _WIDE_COL2IM_MAX_WIDTH and (kh > 1 or kw > 1):
                 xp = get_array_module(g)
-                gwide = xp.zeros((o, n, ho, wp), dtype=g.dtype)  # rows padded to width Wp
-                gwide[..., :wo] = gc
+                gwide = xp.empty((o, n, ho, wp), dtype=g.dtype)  # rows padded to width Wp
+
+                def widen(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
+                    gwide[:, a:b, :, :wo] = gc[:, a:b]
+                    gwide[:, a:b, :, wo:] = 0
+
+                parallel_for(n, widen, 2 * gwide.nbytes, gwide)
                 dcols = _mm(wt, gwide.reshape(groups, og, -1)).reshape(groups * k, -1)
                 dxpad = col2im_wide(dcols, c, n, (hp, wp), (kh, kw), (dh, dw), ho)
             else:

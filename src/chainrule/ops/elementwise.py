@@ -13,8 +13,9 @@ from typing import Any
 
 from chainrule import dtypes
 from chainrule.autograd.function import Function
-from chainrule.backend import errstate, get_array_module
+from chainrule.backend import errstate, get_array_module, parallel_for
 from chainrule.ops._broadcast import sum_to_shape
+from chainrule.ops._parallel import chunk, outer_axis
 from chainrule.ops.arithmetic import binary_operands
 from chainrule.tensor import Tensor
 
@@ -178,12 +179,22 @@ class ReLU(Function):
     NaN propagates (``relu(nan) = nan``) and, as in PyTorch, the gradient passes through a
     NaN (only ``y <= 0`` blocks it); a blocked position gets exactly 0 even when the upstream
     gradient there is inf or NaN.
+
+    Both directions run in chunks of the input's outermost axis on the intra-op pool (Note
+    [intra-op threads]); every element is computed alone, so any thread count gives the same
+    bits.
     """
 
     @staticmethod
     def forward(ctx, x):
         xp = get_array_module(x)
-        y = xp.maximum(x, 0)  # maximum propagates NaN; `x * (x > 0)` would too, but slower
+        y = xp.empty_like(x)  # x's layout (a convolution's CNHW view stays CNHW)
+        ax = outer_axis(y)
+
+        def fwd(a: int, b: int) -> None:  # maximum propagates NaN; x * (x > 0) would too
+            xp.maximum(chunk(x, ax, a, b), 0, out=chunk(y, ax, a, b))
+
+        parallel_for(y.shape[ax] if y.ndim else 1, fwd, 2 * y.nbytes, y)
         ctx.save_for_backward(y)
         return y
 
@@ -191,13 +202,25 @@ class ReLU(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         xp = get_array_module(gy)
-        # The formula is where(y <= 0, 0, gy). A product with the mask is ~10x faster than
-        # `where` on random masks (measured: 0.30 vs 3.0 ms on (128, 6, 28, 28)); y >= 0 or NaN
-        # here, so `y != 0` is the mask that passes NaN positions. A product turns an inf/NaN
-        # upstream gradient at a blocked position into NaN, so that rare case keeps `where`.
-        if xp.isfinite(gy).all():
-            return (xp.multiply(gy, y != 0),)
-        return (xp.where(y <= 0, 0, gy),)
+        out = xp.empty_like(y)
+        ax = outer_axis(out)
+
+        def bwd(a: int, b: int) -> None:
+            # The formula is where(y <= 0, 0, gy). A product with the mask is ~10x faster than
+            # `where` on random masks (measured: 0.30 vs 3.0 ms on (128, 6, 28, 28)); y >= 0 or
+            # NaN here, so `y != 0` is the mask that passes NaN positions. A product turns an
+            # inf/NaN upstream gradient at a blocked position into NaN: those cells are zeroed
+            # afterwards (the other cells keep the product, so chunks agree whatever path).
+            g, o, m = chunk(gy, ax, a, b), chunk(out, ax, a, b), chunk(y, ax, a, b) != 0
+            if xp.isfinite(g).all():
+                xp.multiply(g, m, out=o)
+                return
+            with errstate(invalid="ignore"):
+                xp.multiply(g, m, out=o)
+            o[~m & ~xp.isfinite(g)] = 0
+
+        parallel_for(out.shape[ax] if out.ndim else 1, bwd, 4 * out.nbytes, out)
+        return (out,)
 
 
 class Sign(Function):

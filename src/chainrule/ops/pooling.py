@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import errstate, get_array_module
+from chainrule.backend import errstate, get_array_module, parallel_for
 from chainrule.ops._im2col import tuple_arg
 from chainrule.tensor import Tensor
 
@@ -157,11 +157,13 @@ def _pad_hw(a: Any, pads: Any, value: float) -> Any:
     return out
 
 
-def _first_max_masks(planes: list[Any], y: Any) -> Any:
+def _first_max_masks(planes: list[Any], y: Any, masks: Any = None) -> Any:
     """One boolean mask per window offset marking where that offset holds the window's
-    maximum first (row-major order), as PyTorch picks it; a NaN wins (the last one)."""
+    maximum first (row-major order), as PyTorch picks it; a NaN wins (the last one).
+    Written into ``masks`` (``(len(planes), *y.shape)`` booleans) when given."""
     xp = get_array_module(y)
-    masks = xp.empty((len(planes), *y.shape), dtype=bool)
+    if masks is None:
+        masks = xp.empty((len(planes), *y.shape), dtype=bool)
     taken = xp.zeros(y.shape, dtype=bool)
     for o, v in enumerate(planes):
         eq = xp.equal(v, y, out=masks[o])
@@ -186,7 +188,11 @@ class MaxPool2d(Function):
     padding, no dilation), one transposing copy puts the ``kh*kw`` elements of every window
     in separate contiguous planes; NumPy's element-wise kernels are several times faster on
     contiguous operands than on the stride-2 views of the general path, and the backward
-    writes each plane once (no accumulation) and copies back."""
+    writes each plane once (no accumulation) and copies back.
+
+    Both directions run in chunks of the longer of the two leading axes (Note [intra-op
+    threads]): every output, mask and input-gradient element depends on its own window only,
+    so the chunks are independent and the result does not depend on the thread count."""
 
     @staticmethod
     def forward(ctx, x, geom, holder):
@@ -194,22 +200,34 @@ class MaxPool2d(Function):
         xp = get_array_module(x)
         a, swapped = _work_layout(x)
         A, B, H, W = a.shape
+        kk = kh * kw
         tiled = (kh, kw) == s and d == (1, 1) and pads == ((0, 0), (0, 0))
-        if tiled:
-            # Note [non-overlapping max pool]
-            a4 = a[:, :, : ho * kh, : wo * kw].reshape(A * B * ho, kh, wo, kw)
-            planes_arr = xp.empty((kh, kw, A * B * ho, wo), dtype=x.dtype)
-            planes_arr[...] = a4.transpose(1, 3, 0, 2)
-            planes = [planes_arr[i, j].reshape(A, B, ho, wo) for i in range(kh) for j in range(kw)]
+        if tiled:  # Note [non-overlapping max pool]
+            a6 = a[:, :, : ho * kh, : wo * kw].reshape(A, B, ho, kh, wo, kw)  # a view
+            planes_arr = xp.empty((kh, kw, A, B, ho, wo), dtype=x.dtype)
+            planes = [planes_arr[o // kw, o % kw] for o in range(kk)]
         else:
             ap = _pad_hw(a, pads, float("-inf"))
             planes = [_offset_view(ap, i, j, s, d, (ho, wo)) for i in range(kh) for j in range(kw)]
-        y = planes[0].copy()
-        for v in planes[1:]:
-            xp.maximum(y, v, out=y)  # propagates NaN, as torch
+        y = xp.empty((A, B, ho, wo), dtype=x.dtype)
         masks = None  # the argmax is only needed for backward or return_indices
         if ctx.needs_input_grad[0] or holder is not None:
-            masks = _first_max_masks(planes, y)
+            masks = xp.empty((kk, A, B, ho, wo), dtype=bool)
+        ax = 0 if A >= B else 1
+
+        def pool(p0: int, p1: int) -> None:  # Note [intra-op threads]: rows p0..p1 of axis ax
+            c = (slice(p0, p1), slice(None)) if ax == 0 else (slice(None), slice(p0, p1))
+            if tiled:
+                planes_arr[(slice(None), slice(None)) + c] = a6[c].transpose(3, 5, 0, 1, 2, 4)
+            pl = [v[c] for v in planes]
+            yc = y[c]
+            yc[...] = pl[0]
+            for v in pl[1:]:
+                xp.maximum(yc, v, out=yc)  # propagates NaN, as torch
+            if masks is not None:
+                _first_max_masks(pl, yc, masks[(slice(None),) + c])
+
+        parallel_for((A, B)[ax], pool, (2 + kk // 2) * a.nbytes, a)
         if holder is not None:
             holder["indices"] = _from_work(_flat_indices(masks, geom, (H, W)), swapped)
         ctx.save_for_backward(masks)
@@ -223,38 +241,52 @@ class MaxPool2d(Function):
         (kh, kw), s, d, pads, (ho, wo) = geom
         xp = get_array_module(g)
         gw = g.transpose(1, 0, 2, 3) if swapped else g
-        # g * mask is exact for finite g; an inf/NaN upstream gradient must still give 0 where
-        # the mask is False (as torch), which a product would turn into NaN
-        finite = bool(xp.isfinite(gw).all())
+        (pt, pb), (pl, pr) = pads
         if tiled:  # Note [non-overlapping max pool]: each input cell in at most one window
-            core = xp.empty((A, B, ho * kh, wo * kw), dtype=g.dtype)
-            core6 = core.reshape(A, B, ho, kh, wo, kw)
-            for o in range(kh * kw):  # multiply straight into the strided destination
-                _masked(xp, gw, masks[o], core6[:, :, :, o // kw, :, o % kw], finite)
-            if ho * kh == H and wo * kw == W:
-                dx = core
-            else:  # rows/columns past the last whole window get no gradient
-                dx = xp.zeros((A, B, H, W), dtype=g.dtype)
-                dx[:, :, : ho * kh, : wo * kw] = core
+            dx = xp.empty((A, B, H, W), dtype=g.dtype)
+            core6 = dx[:, :, : ho * kh, : wo * kw].reshape(A, B, ho, kh, wo, kw)
         else:
-            (pt, pb), (pl, pr) = pads
-            dxp = xp.zeros((A, B, H + pt + pb, W + pl + pr), dtype=g.dtype)
-            tmp = xp.empty(gw.shape, dtype=g.dtype)
-            for o in range(kh * kw):
-                _offset_view(dxp, o // kw, o % kw, s, d, (ho, wo))[...] += _masked(
-                    xp, gw, masks[o], tmp, finite
-                )
+            dxp = xp.empty((A, B, H + pt + pb, W + pl + pr), dtype=g.dtype)
             dx = dxp[:, :, pt : pt + H, pl : pl + W]
+        ax = 0 if A >= B else 1
+
+        def unpool(p0: int, p1: int) -> None:  # Note [intra-op threads]: rows p0..p1
+            c = (slice(p0, p1), slice(None)) if ax == 0 else (slice(None), slice(p0, p1))
+            gc = gw[c]
+            # g * mask is exact for finite g; an inf/NaN upstream gradient must still give 0
+            # where the mask is False (as torch), which a product would turn into NaN
+            finite = bool(xp.isfinite(gc).all())
+            if tiled:
+                if ho * kh != H:  # rows/columns past the last whole window get no gradient
+                    dx[c + (slice(ho * kh, None),)] = 0
+                if wo * kw != W:
+                    dx[c + (slice(None), slice(wo * kw, None))] = 0
+                cc = core6[c]
+                for o in range(kh * kw):  # multiply straight into the strided destination
+                    _masked(xp, gc, masks[o][c], cc[:, :, :, o // kw, :, o % kw], finite)
+            else:
+                dc = dxp[c]
+                dc[...] = 0
+                tmp = xp.empty(gc.shape, dtype=g.dtype)
+                for o in range(kh * kw):
+                    _offset_view(dc, o // kw, o % kw, s, d, (ho, wo))[...] += _masked(
+                        xp, gc, masks[o][c], tmp, finite
+                    )
+
+        parallel_for((A, B)[ax], unpool, (2 + kh * kw // 2) * dx.nbytes, g)
         return _from_work(dx, swapped), None, None
 
 
 def _masked(xp: Any, g: Any, mask: Any, out: Any, finite: bool) -> Any:
-    """``out = g where mask else 0`` (a product: ``where`` is ~10x slower on random masks)."""
+    """``out = g where mask else 0`` (a product: ``where`` is ~10x slower on random masks).
+
+    With a non-finite ``g`` the product's NaNs at masked-out cells are zeroed; every other
+    cell is the product, as on the finite path (so chunks that take either path agree)."""
     if finite:
         return xp.multiply(g, mask, out=out)
     with errstate(invalid="ignore"):  # inf * 0 -> NaN, overwritten just below
         xp.multiply(g, mask, out=out)
-    out[~mask] = 0
+    out[~mask & ~xp.isfinite(g)] = 0
     return out
 
 
