@@ -66,18 +66,7 @@ import chainrule as cr
 
 SHORT = {"train": 3000, "test": 2000, "epochs": {"lenet5": 5, "vgg": 2}}
 FULL = {"train": None, "test": None, "epochs": {"lenet5": 8, "vgg": 6}}
-CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+CLASSES = cr.data.FASHION_MNIST_CLASSES
 
 
 def build(name: str, dropout: float = 0.1) -> cr.nn.Module:

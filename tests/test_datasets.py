@@ -202,3 +202,11 @@ def test_real_fashion_mnist(monkeypatch) -> None:
     if os.environ.get("CHAINRULE_DATA") is None:
         rows = {r.name: r for r in cr.data.available()}
         assert rows["fashion_mnist"].available
+
+
+def test_fashion_mnist_class_names_are_defined_once():
+    from chainrule.cli.config import DATASETS
+
+    names = cr.data.FASHION_MNIST_CLASSES
+    assert len(set(names)) == 10 and names[0] == "T-shirt/top" and names[9] == "Ankle boot"
+    assert DATASETS["fashion-mnist"].classes is names

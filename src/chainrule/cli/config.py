@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule._suggest import nearest
+from chainrule.data.datasets.idx import FASHION_MNIST_CLASSES
 
 __all__ = [
     "DATASETS",
@@ -82,22 +83,7 @@ class DatasetSpec:
 _DIGITS = tuple(str(i) for i in range(10))
 DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec("digits", (1, 8, 8), _DIGITS),
-    "fashion-mnist": DatasetSpec(
-        "fashion-mnist",
-        (1, 28, 28),
-        (
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ),
-    ),
+    "fashion-mnist": DatasetSpec("fashion-mnist", (1, 28, 28), FASHION_MNIST_CLASSES),
     "mnist": DatasetSpec("mnist", (1, 28, 28), _DIGITS),
 }
 

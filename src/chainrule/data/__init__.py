@@ -23,6 +23,7 @@ from chainrule.data import datasets, transforms
 from chainrule.data.dataloader import DataLoader, default_collate
 from chainrule.data.dataset import Dataset, Subset, TensorDataset
 from chainrule.data.datasets import (
+    FASHION_MNIST_CLASSES,
     DatasetInfo,
     available,
     digits,
@@ -46,6 +47,7 @@ from chainrule.data.transforms import (
 )
 
 __all__ = [
+    "FASHION_MNIST_CLASSES",
     "Compose",
     "DataLoader",
     "Dataset",

@@ -22,7 +22,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from chainrule.data.datasets.digits import bundled_path, digits
-from chainrule.data.datasets.idx import fashion_mnist, find_idx_files, mnist, read_idx
+from chainrule.data.datasets.idx import (
+    FASHION_MNIST_CLASSES,
+    fashion_mnist,
+    find_idx_files,
+    mnist,
+    read_idx,
+)
 from chainrule.data.datasets.synthetic import (
     logic_gates,
     make_regression,
@@ -31,6 +37,7 @@ from chainrule.data.datasets.synthetic import (
 )
 
 __all__ = [
+    "FASHION_MNIST_CLASSES",
     "DatasetInfo",
     "available",
     "digits",

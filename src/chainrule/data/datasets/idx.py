@@ -25,7 +25,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fashion_mnist", "find_idx_files", "mnist", "read_idx"]
+__all__ = ["FASHION_MNIST_CLASSES", "fashion_mnist", "find_idx_files", "mnist", "read_idx"]
+
+#: Fashion-MNIST's class names, by label (Zalando's ``fashion-mnist`` README).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 IDX_DTYPES: dict[int, tuple[str, np.dtype]] = {
     0x08: ("unsigned byte", np.dtype(">u1")),
@@ -344,7 +358,8 @@ def _load_mnist_like(name: str, root: str | os.PathLike | None) -> Any:
 def fashion_mnist(
     root: str | os.PathLike | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Fashion-MNIST (Zalando; 10 clothing classes) from local IDX files; never downloads.
+    """Fashion-MNIST (Zalando; 10 clothing classes, named by :data:`FASHION_MNIST_CLASSES`)
+    from local IDX files; never downloads.
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: images float32 ``N x 1 x 28 x 28`` scaled
