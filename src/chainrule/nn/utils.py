@@ -169,14 +169,7 @@ def l1_penalty(parameters: Any) -> Tensor:
         >>> float(cr.nn.utils.l1_penalty([w]))
         3.0
     """
-    params = _tensors(parameters, "l1_penalty")
-    if not params:
-        raise ValueError("l1_penalty got no parameters")
-    terms = [ops.sum(ops.abs(p)) for p in params]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
+    return _penalty(parameters, "l1_penalty", lambda p: ops.sum(ops.abs(p)))
 
 
 def l2_penalty(parameters: Any) -> Tensor:
@@ -194,13 +187,17 @@ def l2_penalty(parameters: Any) -> Tensor:
         >>> float(cr.nn.utils.l2_penalty([w]))
         5.0
     """
-    params = _tensors(parameters, "l2_penalty")
+    return _penalty(parameters, "l2_penalty", lambda p: ops.sum(p * p))
+
+
+def _penalty(parameters: Any, fn: str, term: Any) -> Tensor:
+    """``Σ term(p)`` over the parameters, as one differentiable scalar."""
+    params = _tensors(parameters, fn)
     if not params:
-        raise ValueError("l2_penalty got no parameters")
-    terms = [ops.sum(p * p) for p in params]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
+        raise ValueError(f"{fn}: got no parameters (an empty module or list)")
+    total = term(params[0])
+    for p in params[1:]:
+        total = total + term(p)
     return total
 
 
