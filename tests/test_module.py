@@ -380,3 +380,22 @@ def test_module_dict():
     assert [k for k, _ in d.items()] == ["enc", "act", "dec"]
     with pytest.raises(KeyError):
         d["missing"]
+
+
+def test_get_submodule_parameter_buffer_as_torch():
+    net, tnet = Net(), TorchNet()
+    for target in ("features", "features.1", "features.2", "head"):
+        assert type(net.get_submodule(target)).__name__ == type(tnet.get_submodule(target)).__name__
+    assert net.get_submodule("features.2") is net.features[2] and net.get_submodule("") is net
+    for target in ("features.0.weight", "scale", "head.bias"):
+        assert net.get_parameter(target).shape == tuple(tnet.get_parameter(target).shape)
+    assert net.get_parameter("scale") is net.scale
+    assert net.get_buffer("steps") is net.steps and net.get_buffer("scratch").shape == (2,)
+    with pytest.raises(AttributeError, match=r"get_submodule\('features.5'\): features .*has no "):
+        net.get_submodule("features.5")
+    with pytest.raises(AttributeError):  # torch refuses it the same way
+        tnet.get_submodule("features.5")
+    with pytest.raises(AttributeError, match="has no parameter 'bias'; its parameters: \\['scale'"):
+        net.get_parameter("bias")
+    with pytest.raises(AttributeError, match="has no buffer 'weight'"):
+        net.get_buffer("head.weight")

@@ -261,6 +261,56 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path ``target`` (``""``: this one), as torch.
+
+        Example:
+            >>> import chainrule as cr
+            >>> net = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Sequential(cr.nn.ReLU()))
+            >>> net.get_submodule("1.0")
+            ReLU()
+        """
+        m: Module = self
+        if not target:
+            return m
+        path: list[str] = []
+        for part in target.split("."):
+            child = m._modules.get(part)
+            if child is None:
+                at = ".".join(path) or "the model"
+                raise AttributeError(
+                    f"{type(self).__name__}.get_submodule({target!r}): {at} "
+                    f"({type(m).__name__}) has no submodule {part!r}; its children: "
+                    f"{[k for k, v in m._modules.items() if v is not None]}"
+                )
+            path.append(part)
+            m = child
+        return m
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"0.weight"``), as torch."""
+        mod, _, name = target.rpartition(".")
+        owner = self.get_submodule(mod)
+        p = owner._parameters.get(name)
+        if p is None:
+            raise AttributeError(
+                f"{type(self).__name__}.get_parameter({target!r}): {type(owner).__name__} has "
+                f"no parameter {name!r}; its parameters: {list(owner._parameters)}"
+            )
+        return p
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (``"1.running_mean"``), as torch."""
+        mod, _, name = target.rpartition(".")
+        owner = self.get_submodule(mod)
+        b = owner._buffers.get(name)
+        if b is None:
+            raise AttributeError(
+                f"{type(self).__name__}.get_buffer({target!r}): {type(owner).__name__} has "
+                f"no buffer {name!r}; its buffers: {list(owner._buffers)}"
+            )
+        return b
+
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every sub-module (children first) and on this module."""
         for m in self.children():
