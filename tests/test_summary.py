@@ -172,3 +172,10 @@ def test_summary_is_the_function():
     import chainrule._summary as module
 
     assert cr.summary is module.summary and cr.summary(_mlp(), (12,), quiet=True)
+
+
+def test_a_functional_model_is_titled_by_its_name():
+    x = cr.Input(shape=(4,), name="x")
+    model = cr.Model(x, cr.nn.Linear(4, 2)(x), name="tiny")
+    assert cr.summary(model, (4,), quiet=True).splitlines()[0] == 'Model: "tiny"'
+    assert cr.summary(cr.nn.Linear(4, 2), (4,), quiet=True).splitlines()[0] == 'Model: "Linear"'

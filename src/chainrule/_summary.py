@@ -162,7 +162,9 @@ def summary(
     def line(cells: tuple[str, str, str]) -> str:
         return f" {cells[0]:<{w0}}   {cells[1]:<{w1}}   {cells[2]:>{w2}}".rstrip()
 
-    out = [f'Model: "{type(model).__name__}"', "_" * width, line(header), "=" * width]
+    title = getattr(model, "name", None)  # a functional Model's name, else the class
+    title = title if isinstance(title, str) and title else type(model).__name__
+    out = [f'Model: "{title}"', "_" * width, line(header), "=" * width]
     out += [line(r) for r in rows]
     out += [
         "=" * width,
