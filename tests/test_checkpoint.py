@@ -237,6 +237,7 @@ def test_file_mode_is_not_0600(tmp_path: Path) -> None:
         ({"s": np.array(["a"])}, ["s", "<U1"]),
         ({"o": np.array([None], dtype=object)}, ["o", "object"]),
         ({"set": {1, 2}}, ["set"]),
+        (cr.nn.Linear(2, 2), ["<root>", "Linear", "save its state_dict()"]),
     ],
 )
 def test_save_rejects_unsupported_values(tmp_path: Path, obj, fragments) -> None:

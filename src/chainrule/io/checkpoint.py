@@ -138,9 +138,16 @@ class _Encoder:
                 for i, v in enumerate(obj)
             ]
             return {"$tuple": items} if isinstance(obj, tuple) else items
+        hint = ""
+        if hasattr(obj, "state_dict") and callable(obj.state_dict):  # a model, an optimizer
+            hint = (
+                "; a checkpoint holds data, not objects: save its state_dict() and load it "
+                "back with load_state_dict()"
+            )
         raise TypeError(
             f"chainrule.io.save: cannot save the value at {path or '<root>'} of type "
             f"{type(obj).__module__}.{type(obj).__qualname__}; supported: {_SUPPORTED_TEXT}"
+            f"{hint}"
         )
 
     def _mapping(self, obj: Mapping, path: str, depth: int) -> Any:
