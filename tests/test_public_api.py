@@ -79,6 +79,21 @@ def test_nn_names_import():
         assert callable(getattr(cr.nn.functional, name)), name
 
 
+def test_nn_all_lists_every_layer_and_function():
+    """``chainrule.nn.__all__`` and ``chainrule.nn.functional.__all__`` are built from the family
+    files' lists; a family star-imported without being added there would be missed."""
+    import types
+
+    for mod in (cr.nn, cr.nn.functional):
+        public = {
+            n
+            for n in dir(mod)
+            if not n.startswith("_") and not isinstance(getattr(mod, n), types.ModuleType)
+        }
+        assert public <= set(mod.__all__), (mod.__name__, sorted(public - set(mod.__all__)))
+        assert len(set(mod.__all__)) == len(mod.__all__)
+
+
 def test_engine_functions_exist_as_function_and_method():
     """Names the issue lists as both ``chainrule.<name>`` and a Tensor method."""
     both = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clip", "clamp"]
