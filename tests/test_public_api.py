@@ -34,6 +34,7 @@ def _module_names() -> list[str]:
 
 MODULES = _module_names()
 
+
 def test_all_names_import():
     missing = [n for n in cr.__all__ if not hasattr(cr, n)]
     assert not missing, f"chainrule.__all__ names that do not resolve: {missing}"
