@@ -117,7 +117,17 @@ __version__ = "0.1.0"
 
 # Sub-packages and names that pull in more code are loaded on first use (PEP 562), so
 # ``import chainrule`` stays fast and optional dependencies are never imported eagerly.
-_LAZY_MODULES = {"optim", "data", "io", "callbacks", "models", "training", "tune", "metrics"}
+_LAZY_MODULES = {
+    "optim",
+    "data",
+    "io",
+    "callbacks",
+    "models",
+    "training",
+    "tune",
+    "metrics",
+    "viz",
+}
 _LAZY_NAMES = {
     "save": ("chainrule.io", "save"),
     "load": ("chainrule.io", "load"),
@@ -254,6 +264,7 @@ __all__ = [
     "uint8",
     "unsqueeze",
     "var",
+    "viz",
     "where",
     "zeros",
     "zeros_like",
