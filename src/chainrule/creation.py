@@ -193,7 +193,7 @@ def randn_like(
 
 def randint(
     low: int,
-    high: int | None = None,
+    high: int | Sequence[int] | None = None,
     size: Sequence[int] = (),
     *,
     generator: Generator | None = None,
@@ -213,14 +213,18 @@ def randint(
         ((2, 3), dtype('int64'), True)
     """
     if high is None:
-        low, high = 0, low
-    elif isinstance(high, Sequence) and not size:  # randint(high, size)
-        low, high, size = 0, low, high
-    if high <= low:
-        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+        lo, hi, shape = 0, low, size
+    elif isinstance(high, Sequence):  # randint(high, size), as torch
+        if size:
+            raise TypeError(f"randint: high must be an int, got {high!r} with size={size!r}")
+        lo, hi, shape = 0, low, high
+    else:
+        lo, hi, shape = low, high, size
+    if hi <= lo:
+        raise ValueError(f"randint: expected low < high, got low={lo}, high={hi}")
     g = generator or default_generator
     return Tensor(
-        np.asarray(g.integers(low, high, _size((size,)))).astype(_dtype(dtype, dtypes.int64))
+        np.asarray(g.integers(lo, hi, _size((shape,)))).astype(_dtype(dtype, dtypes.int64))
     )
 
 
