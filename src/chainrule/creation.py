@@ -64,7 +64,13 @@ def _float_dtype(fn: str, dtype: Any) -> np.dtype:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).shape, cr.zeros((2, 3), dtype="float64").dtype
+        ((2, 3), dtype('float64'))
+    """
     return Tensor(np.zeros(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -81,7 +87,13 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def full(
     size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    """A tensor filled with ``fill_value`` (dtype inferred from it, as torch)."""
+    """A tensor filled with ``fill_value`` (dtype inferred from it, as torch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.full((2,), 7).dtype, cr.full((2,), 0.5).dtype
+        (dtype('int64'), dtype('float32'))
+    """
     if dtype is None:
         dtype = (
             dtypes.bool_
@@ -121,7 +133,13 @@ def arange(
     dtype: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive); int64 for integer arguments."""
+    """Values from ``start`` to ``end`` (exclusive); int64 for integer arguments.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.arange(4), cr.arange(0.0, 1.0, 0.25)
+        (tensor([0, 1, 2, 3]), tensor([0.  , 0.25, 0.5 , 0.75]))
+    """
     if end is None:
         start, end = 0, start
     ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
@@ -132,7 +150,13 @@ def arange(
 def linspace(
     start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.linspace(0, 1, 5)
+        tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     return Tensor(np.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -145,6 +169,13 @@ def rand(
     *size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """Uniform samples on [0, 1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> x = cr.rand(1000)
+        >>> x.dtype, bool((x.numpy() >= 0).all() and (x.numpy() < 1).all())
+        (dtype('float32'), True)
 
     Raises:
         TypeError: ``dtype`` is not floating (as torch).
@@ -235,7 +266,16 @@ def randperm(n: int, *, generator: Generator | None = None) -> Tensor:
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with a NumPy array (dtype kept)."""
+    """A tensor sharing memory with a NumPy array (dtype kept).
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> a = np.zeros(3)
+        >>> t = cr.from_numpy(a)
+        >>> a[0] = 5.0
+        >>> t, t.dtype
+        (tensor([5., 0., 0.], dtype=float64), dtype('float64'))
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
     return Tensor(array)

@@ -39,7 +39,12 @@ __all__ = [
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``)."""
+    """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``).
+
+    Example:
+        >>> round(calculate_gain("relu"), 4), calculate_gain("tanh")
+        (1.4142, 1.6666666666666667)
+    """
     linear_fns = (
         "linear",
         "conv1d",
@@ -188,7 +193,14 @@ def ones_(tensor: Tensor) -> Tensor:
 def xavier_uniform_(
     tensor: Tensor, gain: float = 1.0, generator: Generator | None = None
 ) -> Tensor:
-    r"""Glorot uniform: :math:`U(-a, a)`, :math:`a = \mathrm{gain}\sqrt{6/(n_{in}+n_{out})}`."""
+    r"""Glorot uniform: :math:`U(-a, a)`, :math:`a = \mathrm{gain}\sqrt{6/(n_{in}+n_{out})}`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = xavier_uniform_(cr.zeros(30, 20))  # a = sqrt(6 / 50) = 0.346
+        >>> bool(abs(w.numpy()).max() <= (6 / 50) ** 0.5)
+        True
+    """
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
@@ -219,7 +231,14 @@ def kaiming_uniform_(
     nonlinearity: str = "leaky_relu",
     generator: Generator | None = None,
 ) -> Tensor:
-    r"""He uniform: :math:`U(-b, b)`, :math:`b = \mathrm{gain}\sqrt{3/\mathrm{fan}}`."""
+    r"""He uniform: :math:`U(-b, b)`, :math:`b = \mathrm{gain}\sqrt{3/\mathrm{fan}}`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = kaiming_uniform_(cr.zeros(64, 100), nonlinearity="relu")  # b = sqrt(6/100)
+        >>> bool(abs(w.numpy()).max() <= (6 / 100) ** 0.5)
+        True
+    """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -bound, bound, generator)
 
@@ -245,7 +264,14 @@ def lecun_normal_(tensor: Tensor, generator: Generator | None = None) -> Tensor:
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
-    """A (semi-)orthogonal matrix from the QR decomposition of a normal matrix, as torch."""
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal matrix, as torch.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> q = orthogonal_(cr.zeros(3, 5, dtype="float64")).numpy()
+        >>> bool(np.allclose(q @ q.T, np.eye(3)))
+        True
+    """
     if tensor.ndim < 2:
         raise ValueError(
             f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "

@@ -352,6 +352,16 @@ class TerminateOnNaN(Callback):
     stderr, keeps it in :attr:`message`, and sets ``model.stop_training``. ``step`` counts the
     optimizer steps since the start of training (``model.global_step``); epoch and batch are
     1-based here, for people.
+
+    Example:
+        >>> import numpy as np, chainrule as cr
+        >>> model = cr.nn.Linear(1, 1)
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 1), np.float32), np.full((8, 1), np.nan, np.float32)
+        >>> stop = cr.callbacks.TerminateOnNaN()
+        >>> h = model.fit(x, y, epochs=5, batch_size=4, verbose=0, callbacks=[stop])
+        >>> len(h.epoch), stop.message
+        (1, 'TerminateOnNaN: step 1 (epoch 1, batch 1): loss is nan; stopping training.')
     """
 
     def __init__(self) -> None:
@@ -605,6 +615,12 @@ def ReduceLROnPlateau(optimizer: Any = None, monitor: str = "val_loss", **kwargs
     ``chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)`` on ``monitor``.
 
     ``optimizer`` defaults to the compiled one, bound when training starts.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cb = cr.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)
+        >>> isinstance(cb, cr.callbacks.LearningRateScheduler)
+        True
     """
     return _PlateauCallback(optimizer, monitor, kwargs)
 

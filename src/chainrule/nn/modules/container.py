@@ -64,7 +64,14 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered (a Python list's would not be)."""
+    """A list of modules whose parameters are registered (a Python list's would not be).
+
+    Example:
+        >>> import chainrule as cr
+        >>> layers = cr.nn.ModuleList([cr.nn.Linear(4, 4) for _ in range(3)])
+        >>> len(layers), layers.num_parameters()
+        (3, 60)
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
@@ -97,7 +104,14 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered."""
+    """A dict of modules whose parameters are registered.
+
+    Example:
+        >>> import chainrule as cr
+        >>> heads = cr.nn.ModuleDict({"digit": cr.nn.Linear(8, 10), "ink": cr.nn.Linear(8, 1)})
+        >>> sorted(heads.state_dict())
+        ['digit.bias', 'digit.weight', 'ink.bias', 'ink.weight']
+    """
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()

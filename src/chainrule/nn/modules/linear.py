@@ -93,7 +93,13 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flattens axes ``start_dim..end_dim`` (by default all but the batch axis)."""
+    """Flattens axes ``start_dim..end_dim`` (by default all but the batch axis).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.Flatten()(cr.zeros(8, 16, 4, 4)).shape
+        (8, 256)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
