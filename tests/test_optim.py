@@ -594,3 +594,24 @@ def test_example_runs(script, tmp_path):
     pngs = list(tmp_path.glob("*.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000, out.stdout
     assert "distance" in out.stdout or "loss" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("SGD", {"lr": 1e30, "momentum": 0.9}), ("RMSprop", {"lr": 1e38}), ("Adagrad", {"lr": 1e38})],
+)
+def test_a_diverging_step_overflows_silently_as_torch(name, kwargs):
+    """inf/NaN come out as in torch, without a NumPy RuntimeWarning (an error in this suite);
+    TerminateOnNaN is what reports a diverging run."""
+    w0 = np.array([1.0, -2.0, 3.0], np.float32)
+    g = np.array([1e10, -3e30, 0.0], np.float32)
+    p = cr.nn.Parameter(cr.tensor(w0))
+    tp = torch.nn.Parameter(torch.tensor(w0))
+    opt = getattr(cr.optim, name)([p], **kwargs)
+    topt = getattr(torch.optim, name)([tp], **kwargs)
+    for _ in range(2):
+        p.grad, tp.grad = cr.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+    np.testing.assert_array_equal(p.data, tp.detach().numpy())
+    assert not np.isfinite(p.data).all()
