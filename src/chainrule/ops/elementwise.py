@@ -358,9 +358,7 @@ class Minimum(Function):
         return _select_grads(ctx, gz, x, y, x > y, x < y)
 
 
-def _select_grads(
-    ctx: Any, gz: Any, x: Any, y: Any, x_loses: Any, y_loses: Any
-) -> tuple[Any, Any]:
+def _select_grads(ctx: Any, gz: Any, x: Any, y: Any, x_loses: Any, y_loses: Any) -> tuple[Any, Any]:
     """PyTorch's rule: half the gradient to each input at a tie, none to the loser. With a
     NaN neither input loses (every comparison is false), so both get the full gradient."""
     xp = get_array_module(gz)
