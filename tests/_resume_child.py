@@ -35,6 +35,10 @@ import chainrule as cr
 
 run = sys.argv[1]
 kills = dict(k.split(":") for k in sys.argv[2:])
+if "sigint" in kills:
+    # A shell starts background jobs (`make test &`, nohup) with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler; fit rightly leaves an ignored SIGINT alone.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 sleep = float(os.environ.get("CHILD_SLEEP", "0"))
 epochs = int(os.environ.get("CHILD_EPOCHS", "3"))
 

@@ -110,7 +110,7 @@ def test_matches_pytorch(example, dtype, rtol):
 
 
 def test_script_prints_every_intermediate(example, capsys):
-    example.main()
+    example.main([])
     out = capsys.readouterr().out
     for label in ("z^2", "a^2", "z^3", "a^3", "J = ", "∂J/∂z^3", "∂J/∂W^2", "∂J/∂b^2"):
         assert label in out, label
