@@ -53,6 +53,7 @@ from _common import (  # noqa: E402
 )
 
 # isort: split
+import argparse
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
@@ -470,7 +471,7 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
         f"numpy {env['numpy']} ({blas.get('internal_api')} {blas.get('version')}, kernel "
         f"{blas.get('architecture')}, {blas.get('num_threads')} threads; OPENBLAS_CORETYPE "
         f"{coretype}; OPENBLAS_THREAD_TIMEOUT {env.get('openblas_thread_timeout') or 'default'}"
-        "), torch {env['torch']} ({env['torch_threads']} threads), "
+        f"), torch {env['torch']} ({env['torch_threads']} threads), "
         f"{env['cpu_count']} CPUs, clock: "
         f"{'process CPU time' if env.get('clock') == 'cpu' else 'wall'}, "
         f"load average {env['loadavg_start'][0]:.1f} at start, "
@@ -480,14 +481,25 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
 
 
 def main(argv: list[str]) -> None:
+    all_sections = ["train", "infer", "layers", "engine", "rss"]
+    parser = argparse.ArgumentParser(
+        description="chainrule vs PyTorch CPU, side by side in one process (make bench)."
+    )
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 11")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=all_sections,
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(all_sections)})",
+    )
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS epoch")
+    args = parser.parse_args(argv)
     t_start = time.perf_counter()
     load_start = os.getloadavg()
-    quick = "--quick" in argv
-    repeat = 5 if quick else 11
-    sections = {"train", "infer", "layers", "engine", "rss"}
-    if "--only" in argv:
-        sections = set(argv[argv.index("--only") + 1 :]) & sections
-    if "--no-rss" in argv:
+    repeat = 5 if args.quick else 11
+    sections = set(args.only or all_sections)
+    if args.no_rss:
         sections.discard("rss")
     print(
         f"chainrule vs PyTorch, {THREADS} threads, median of {repeat} alternating rounds; "
@@ -502,7 +514,7 @@ def main(argv: list[str]) -> None:
     rss = None
     if "rss" in sections:
         print("peak RSS of a LeNet-5 epoch (child processes)", flush=True)
-        rss = rss_epoch(100 if quick else None, max_seconds=RSS_MAX_S)
+        rss = rss_epoch(100 if args.quick else None, max_seconds=RSS_MAX_S)
     env = environment()
     env["loadavg_start"] = load_start
     env["wall_s"] = time.perf_counter() - t_start
