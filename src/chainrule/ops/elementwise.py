@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule import dtypes
+from chainrule import backend, dtypes
 from chainrule.autograd.function import Function
 from chainrule.backend import errstate, get_array_module, parallel_for
 from chainrule.ops._broadcast import sum_to_shape
@@ -173,6 +173,23 @@ class Sigmoid(Function):
         return (gy * y * (1 - y),)
 
 
+def _relu_grad(xp: Any, g: Any, y: Any, o: Any) -> None:
+    """o = where(y <= 0, 0, g), ReLU's backward on one chunk.
+
+    A product with the mask is ~10x faster than `where` on random masks (measured: 0.30 vs
+    3.0 ms on (128, 6, 28, 28)); y >= 0 or NaN here, so `y != 0` is the mask that passes NaN
+    positions. A product turns an inf/NaN upstream gradient at a blocked position into NaN:
+    those cells are zeroed afterwards (the other cells keep the product, so chunks agree
+    whatever path)."""
+    m = y != 0
+    if xp.isfinite(g).all():
+        xp.multiply(g, m, out=o)
+        return
+    with errstate(invalid="ignore"):
+        xp.multiply(g, m, out=o)
+    o[~m & ~xp.isfinite(g)] = 0
+
+
 class ReLU(Function):
     r"""y = max(0, x);  ∂y/∂x = 1 if x > 0 else 0 (0 at x = 0, as PyTorch).
 
@@ -188,6 +205,10 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
         xp = get_array_module(x)
+        if 2 * x.nbytes < backend.PARALLEL_MIN_BYTES:  # too small for the pool: no chunking
+            y = xp.maximum(x, 0)
+            ctx.save_for_backward(y)
+            return y
         y = xp.empty_like(x)  # x's layout (a convolution's CNHW view stays CNHW)
         ax = outer_axis(y)
 
@@ -203,21 +224,13 @@ class ReLU(Function):
         (y,) = ctx.saved_tensors
         xp = get_array_module(gy)
         out = xp.empty_like(y)
+        if 4 * out.nbytes < backend.PARALLEL_MIN_BYTES:  # too small for the pool: one call
+            _relu_grad(xp, gy, y, out)
+            return (out,)
         ax = outer_axis(out)
 
         def bwd(a: int, b: int) -> None:
-            # The formula is where(y <= 0, 0, gy). A product with the mask is ~10x faster than
-            # `where` on random masks (measured: 0.30 vs 3.0 ms on (128, 6, 28, 28)); y >= 0 or
-            # NaN here, so `y != 0` is the mask that passes NaN positions. A product turns an
-            # inf/NaN upstream gradient at a blocked position into NaN: those cells are zeroed
-            # afterwards (the other cells keep the product, so chunks agree whatever path).
-            g, o, m = chunk(gy, ax, a, b), chunk(out, ax, a, b), chunk(y, ax, a, b) != 0
-            if xp.isfinite(g).all():
-                xp.multiply(g, m, out=o)
-                return
-            with errstate(invalid="ignore"):
-                xp.multiply(g, m, out=o)
-            o[~m & ~xp.isfinite(g)] = 0
+            _relu_grad(xp, chunk(gy, ax, a, b), chunk(y, ax, a, b), chunk(out, ax, a, b))
 
         parallel_for(out.shape[ax] if out.ndim else 1, bwd, 4 * out.nbytes, out)
         return (out,)
