@@ -254,3 +254,32 @@ def test_blocked_inference_path_matches_pytorch(groups):
         ty = tconv(torch.tensor(x))
     assert_close(y, ty)
     np.testing.assert_allclose(y.numpy(), conv(cr.tensor(x)).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_blocked_input_gradient_matches_pytorch_and_unblocked(monkeypatch, dilation):
+    """Note [blocked col2im]: with the threshold lowered so a small convolution takes it, the
+    input gradient computed in image blocks (the last one partial) equals PyTorch's and the
+    one-GEMM path's; the weight and bias gradients are untouched."""
+    from chainrule.ops import conv as conv_ops
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((37, 3, 9, 9)).astype(np.float32)
+    g = rng.standard_normal((37, 4, 9 - 2 * (dilation - 1), 9 - 2 * (dilation - 1)))
+    conv = cr.nn.Conv2d(3, 4, 3, padding=1, dilation=dilation)
+    tconv = torch.nn.Conv2d(3, 4, 3, padding=1, dilation=dilation)
+    conv.load_state_dict({k: v.detach().numpy() for k, v in tconv.state_dict().items()})
+    tx = torch.tensor(x, requires_grad=True)
+    tconv(tx).backward(torch.tensor(g, dtype=torch.float32))
+
+    def input_grad() -> np.ndarray:
+        cx = cr.tensor(x, requires_grad=True)
+        conv(cx).backward(g.astype(np.float32))
+        return cx.grad.numpy()
+
+    one_gemm = input_grad()
+    monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", 3 * 4 * 9 * 11 * 5)  # blocks of 5 images
+    monkeypatch.setattr(conv_ops, "_BLOCKED_DX_MIN_BYTES", 0)
+    blocked = input_grad()
+    np.testing.assert_allclose(blocked, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(blocked, one_gemm, rtol=1e-6, atol=1e-6)
