@@ -253,6 +253,24 @@ def test_relu_same_bits_any_thread_count(threads, cnhw):
     _same(ref, _run(run, 3, threads), "relu")
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("cnhw", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm2d_same_bits_any_thread_count(threads, affine, cnhw, dtype):
+    """Batch norm runs per channel chunk: output, every gradient and the running statistics
+    are the same bits at 1, 2 and 3 threads."""
+    x = np.random.default_rng(9).standard_normal((6, 7, 5, 4)).astype(dtype) * 3 + 1
+
+    def run():
+        bn = cr.nn.BatchNorm2d(7, affine=affine).to(dtype)
+        out = _fwd_bwd(bn, x, cnhw)()
+        return [*out, bn.running_mean.data, bn.running_var.data]
+
+    ref = _run(run, 1, threads)
+    for n in (2, 3):
+        _same(ref, _run(run, n, threads), f"batch_norm2d threads={n}")
+
+
 @pytest.mark.parametrize("module", [cr.nn.ReLU(), cr.nn.MaxPool2d(2)], ids=["relu", "maxpool"])
 def test_non_finite_upstream_gradient_same_bits(threads, module):
     """A chunk with an inf/NaN upstream gradient takes the slow path, the others the product:

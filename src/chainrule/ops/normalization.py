@@ -15,6 +15,11 @@ Differentiating through :math:`\mu` and :math:`\sigma^2` (Ioffe & Szegedy 2015) 
            \frac{\partial C}{\partial \gamma} = \sum_S g\,\hat x, \quad
            \frac{\partial C}{\partial \beta} = \sum_S g.
 
+Training-mode batch norm runs in chunks of channels on the intra-op pool (Note [intra-op
+threads] in :mod:`chainrule.backend`): each channel's statistics and outputs depend on that
+channel only, so the result is the same bits for any thread count. Measured (2 threads,
+(128, 32, 28, 28) fwd+bwd, medians of 21): 19.1-21.4 ms on one thread, 12.7-13.9 ms on two.
+
 Fused because the composed graph (mean, subtract, square, mean, sqrt, divide, multiply, add)
 would keep about eight full-size intermediates and walk them all again in backward; here the
 forward keeps :math:`\hat x` only and each pass is one NumPy kernel.
@@ -25,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import get_array_module
+from chainrule.backend import get_array_module, parallel_for
 from chainrule.tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm"]
@@ -70,25 +75,40 @@ class BatchNorm(Function):
         ctx.use_batch_stats = use_batch_stats
         ctx.m = m
         if use_batch_stats:
-            mean = x3.mean(axis=(0, 2), dtype=x.dtype)
-            xhat = x3 - mean[:, None]  # fresh array, same layout as x
-            var = _dot(xhat, xhat) / m
-            invstd = 1.0 / xp.sqrt(var + eps)
-            xhat *= invstd[:, None]
+            c = x3.shape[1]
+            mean = xp.empty(c, dtype=x.dtype)
+            var = xp.empty(c, dtype=x.dtype)
+            invstd = xp.empty(c, dtype=x.dtype)
+            xhat = xp.empty_like(x3)  # same layout as x
+            y = xp.empty_like(x3)
+
+            def fwd(c0: int, c1: int) -> None:  # Note [intra-op threads]: channels c0..c1
+                xc, hc, yc = x3[:, c0:c1], xhat[:, c0:c1], y[:, c0:c1]
+                mc = xc.mean(axis=(0, 2), dtype=x.dtype)
+                mean[c0:c1] = mc
+                xp.subtract(xc, mc[:, None], out=hc)
+                var[c0:c1] = _dot(hc, hc) / m
+                ic = invstd[c0:c1]
+                xp.sqrt(var[c0:c1] + eps, out=ic)
+                xp.divide(1.0, ic, out=ic)
+                hc *= ic[:, None]
+                if w is not None:
+                    xp.multiply(hc, w[c0:c1, None], out=yc)
+                else:
+                    yc[...] = hc
+                if b is not None:
+                    yc += b[c0:c1, None]
+
+            parallel_for(c, fwd, 6 * x3.nbytes, x3)
             if running_mean is not None and momentum:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
                 running_var *= 1 - momentum
                 running_var += (momentum * m / max(m - 1, 1)) * var  # unbiased, as torch
-        else:
+        else:  # eval: y = x * scale + shift, with no x̂ kept
             invstd = 1.0 / xp.sqrt(running_var + eps)
             xhat = None
             mean = running_mean
-        if xhat is not None:
-            y = xhat * w[:, None] if w is not None else xhat.copy()
-            if b is not None:
-                y += b[:, None]
-        else:  # eval: y = x * scale + shift, with no x̂ kept
             scale = invstd if w is None else w * invstd
             y = x3 * scale[:, None]
             shift = -mean * scale
@@ -105,19 +125,30 @@ class BatchNorm(Function):
         xp = get_array_module(g)
         x3 = xhat_or_x
         g3 = _channel_view_like(g, x3)
-        gsum = g3.sum(axis=(0, 2))
         gx = gw = gb = None
         if ctx.use_batch_stats:
-            gdot = _dot(g3, x3)  # Σ g x̂
+            c, m = x3.shape[1], ctx.m
+            gsum = xp.empty(c, dtype=g.dtype)
+            gdot = xp.empty(c, dtype=g.dtype)
+            k = invstd if w is None else w * invstd
             if need_x:
-                k = invstd if w is None else w * invstd
-                m = ctx.m
                 gx, dx = _grad_buffer(g, g3)
-                xp.multiply(g3, k[:, None], out=dx)
-                tmp = x3 * (k * gdot / m)[:, None]
-                tmp += (k * gsum / m)[:, None]
-                dx -= tmp
+
+            def bwd(c0: int, c1: int) -> None:  # Note [intra-op threads]: channels c0..c1
+                gc, hc = g3[:, c0:c1], x3[:, c0:c1]
+                gsum[c0:c1] = gc.sum(axis=(0, 2))
+                gdot[c0:c1] = _dot(gc, hc)  # Σ g x̂
+                if need_x:
+                    kc = k[c0:c1]
+                    dc = dx[:, c0:c1]
+                    xp.multiply(gc, kc[:, None], out=dc)
+                    tmp = hc * (kc * gdot[c0:c1] / m)[:, None]
+                    tmp += (kc * gsum[c0:c1] / m)[:, None]
+                    dc -= tmp
+
+            parallel_for(c, bwd, (5 if need_x else 2) * x3.nbytes, x3)
         else:
+            gsum = g3.sum(axis=(0, 2))
             gdot = (_dot(g3, x3) - mean * gsum) * invstd  # Σ g x̂ with x̂ = (x − μ_run)/σ_run
             if need_x:
                 k = invstd if w is None else w * invstd
