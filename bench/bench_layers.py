@@ -98,22 +98,34 @@ def _lenet_pair():
     return net, tnet
 
 
-def lenet_step():
+def lenet_step(stream: bool = False):
+    """A LeNet-5 SGD step in both frameworks. ``stream=False``: the same batch every step
+    (the issue's row). ``stream=True``: a different batch each step, the next 128 of 60,000
+    images (an epoch without a data loader), which is what training does: the fixed batch stays
+    in the CPU caches between steps and favours the framework that reads it more often."""
     net, tnet = _lenet_pair()
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (N, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, N)
-    cx, cy = cr.tensor(x), cr.tensor(y)
-    tx, ty = torch.tensor(x), torch.tensor(y)
+    n_batches = 469 if stream else 1
+    x = rng.uniform(0, 1, (n_batches * N, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, n_batches * N)
+    cbatches = [(cr.tensor(x[i * N : (i + 1) * N]), cr.tensor(y[i * N : (i + 1) * N]))
+                for i in range(n_batches)]  # fmt: skip
+    tbatches = [(torch.from_numpy(x[i * N : (i + 1) * N]), torch.from_numpy(y[i * N : (i + 1) * N]))
+                for i in range(n_batches)]  # fmt: skip
     opt = cr.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     topt = torch.optim.SGD(tnet.parameters(), lr=0.01, momentum=0.9)
+    at = {"ours": 0, "theirs": 0}
 
     def ours():
+        cx, cy = cbatches[at["ours"] % n_batches]
+        at["ours"] += 1
         opt.zero_grad()
         cr.nn.functional.cross_entropy(net(cx), cy).backward()
         opt.step()
 
     def theirs():
+        tx, ty = tbatches[at["theirs"] % n_batches]
+        at["theirs"] += 1
         topt.zero_grad()
         torch.nn.functional.cross_entropy(tnet(tx), ty).backward()
         topt.step()

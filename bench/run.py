@@ -23,7 +23,12 @@ Rows (float32):
   forward+backward;
 - the engine: per-op overhead on 4x4 tensors and a 1000-op chain forward+backward;
 - peak RSS of one LeNet-5 epoch on Fashion-MNIST (synthetic 60k images when absent), one child
-  process per framework (``_rss_child.py``; ``ru_maxrss`` of that child).
+  process per framework (``_rss_child.py``; ``ru_maxrss`` of that child);
+- process: the MLP and LeNet-5 train steps again, each framework in a child process of its
+  own (``_step_child.py``), children alternating A B A B, a new batch each step. In the
+  one-process rows PyTorch shares chainrule's process-wide allocator tuning, which speeds its
+  LeNet-5 step by about a quarter; a user's own PyTorch process does not have it. Both views
+  are reported.
 
 The BLAS limit: each row with matrix products lists its GEMM shapes; the suite times NumPy's
 sgemm on exactly those shapes in the same run, and the limit is their summed time (the
@@ -31,7 +36,7 @@ step's FLOPs over the measured sgemm rate on its shapes). "of limit" is limit / 
 fraction of the step's time that the arithmetic alone needs.
 
 Usage: ``.venv/bin/python bench/run.py [--quick] [--only SECTION ...] [--no-rss]`` with
-sections ``train infer layers engine rss``. Prints the table and writes
+sections ``train infer layers engine rss process``. Prints the table and writes
 ``bench/results/latest.json`` and ``bench/results/latest.md`` (git-ignored; ``bench/RESULTS.md``
 is a committed copy). No timing asserts: measurements to read.
 """
@@ -275,6 +280,15 @@ def build_rows(sections: set[str]) -> list[Row]:
                 1.0,
             )
         )
+        ours, theirs = bench_layers.lenet_step(stream=True)
+        rows.append(
+            Row(
+                "train",
+                "↳ LeNet-5 train step, a new batch each step (60,000 images in turn)",
+                {"chainrule": ours, "torch": theirs},
+                lenet_gemms(N, True),
+            )
+        )
     if "infer" in sections:
         rows.append(mrows[1])
         ours, theirs = bench_layers.lenet_inference()
@@ -351,6 +365,60 @@ def rss_epoch(steps: int | None, max_seconds: float) -> dict[str, Any]:
         out[fw] = json.loads(r.stdout.strip().splitlines()[-1])
         print(f"  RSS child {fw}: {out[fw]}", flush=True)
     return out
+
+
+PROCESS_REPEATS = 5
+
+
+def process_steps(repeats: int) -> list[dict[str, Any]]:
+    """Median train-step times with each framework in a process of its own (see
+    ``_step_child.py``): ``repeats`` children per framework and model, alternating."""
+    child = Path(__file__).resolve().parent / "_step_child.py"
+    rows = []
+    for model, label, steps in (("mlp", "MLP 784-256-128-10", 400), ("lenet", "LeNet-5", 150)):
+        got: dict[str, list[float]] = {"chainrule": [], "torch": []}
+        for i in range(repeats):
+            order = ("chainrule", "torch") if i % 2 == 0 else ("torch", "chainrule")
+            for fw in order:
+                cmd = [sys.executable, str(child), fw, model, "--steps", str(steps)]
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                if r.returncode != 0:
+                    raise RuntimeError(f"_step_child {fw} {model} failed: {r.stderr[-500:]}")
+                got[fw].append(json.loads(r.stdout.strip().splitlines()[-1])["median_s"])
+        row: dict[str, Any] = {"name": f"{label} train step b128, own process", "model": model}
+        for fw, ts in got.items():
+            med, mn, spread = summarize(ts)
+            row[fw] = {"median_s": med, "min_s": mn, "spread": spread, "runs_s": ts}
+        row["ratio"] = row["chainrule"]["median_s"] / row["torch"]["median_s"]
+        print(
+            f"  {row['name']:<40} chainrule {fmt_s(row['chainrule']['median_s']):>10}  "
+            f"torch {fmt_s(row['torch']['median_s']):>10}  ratio {row['ratio']:.2f}",
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+def process_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        f"Train steps with each framework in a process of its own (median over {PROCESS_REPEATS} "
+        "child processes per framework, alternating, of each child's median step; a new batch "
+        "each step; spread = IQR / median over the children):",
+        "",
+        "| row | chainrule (spread) | PyTorch (spread) | ratio | each child's median, chainrule "
+        "| each child's median, PyTorch |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        c, t = r["chainrule"], r["torch"]
+        lines.append(
+            f"| {r['name']} | {fmt_s(c['median_s'])} ({c['spread']:.0%}) "
+            f"| {fmt_s(t['median_s'])} ({t['spread']:.0%}) | {r['ratio']:.2f} "
+            f"| {', '.join(fmt_s(x) for x in c['runs_s'])} "
+            f"| {', '.join(fmt_s(x) for x in t['runs_s'])} |"
+        )
+    return lines + [""]
 
 
 # ---- formatting ----
@@ -481,7 +549,7 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
 
 
 def main(argv: list[str]) -> None:
-    all_sections = ["train", "infer", "layers", "engine", "rss"]
+    all_sections = ["train", "infer", "layers", "engine", "rss", "process"]
     parser = argparse.ArgumentParser(
         description="chainrule vs PyTorch CPU, side by side in one process (make bench)."
     )
@@ -515,10 +583,16 @@ def main(argv: list[str]) -> None:
     if "rss" in sections:
         print("peak RSS of a LeNet-5 epoch (child processes)", flush=True)
         rss = rss_epoch(100 if args.quick else None, max_seconds=RSS_MAX_S)
+    process = None
+    if "process" in sections:
+        print("train steps, each framework in a process of its own", flush=True)
+        process = process_steps(2 if args.quick else PROCESS_REPEATS)
     env = environment()
     env["loadavg_start"] = load_start
     env["wall_s"] = time.perf_counter() - t_start
     lines = table(results, rss, env)
+    if process:
+        lines[-2:-2] = process_table(process)
     print()
     print("\n".join(lines))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -527,6 +601,7 @@ def main(argv: list[str]) -> None:
         "sgemm_s": {f"{m}x{k}x{n}": t for (m, k, n), t in sgemm.items()},
         "rows": results,
         "rss": rss,
+        "process": process,
     }
     (RESULTS_DIR / "latest.json").write_text(json.dumps(data, indent=2))
     (RESULTS_DIR / "latest.md").write_text("\n".join(lines) + "\n")
