@@ -25,7 +25,7 @@ def test_helpers_exist_with_their_signatures():
         "to_numpy": "(a: 'Any') -> 'numpy.ndarray'",
         "scatter_add": "(target: 'Any', indices: 'Any', values: 'Any') -> 'None'",
         "as_strided": "(x: 'Any', shape: 'tuple[int, ...]', strides: 'tuple[int, ...]') -> 'Any'",
-        "errstate": "(**kwargs: 'str') -> 'Any'",
+        "errstate": "(**kwargs: 'Any') -> 'Any'",
         "sliding_window_view": (
             "(x: 'Any', window_shape: 'tuple[int, ...]', axis: 'tuple[int, ...]') -> 'Any'"
         ),

@@ -18,8 +18,8 @@ from typing import Any
 import numpy
 
 try:  # guarded GPU import: chainrule never requires CuPy
-    import cupy  # type: ignore[import-not-found]
-    import cupyx  # type: ignore[import-not-found]
+    import cupy
+    import cupyx
 except Exception:  # pragma: no cover - CuPy absent on CPU machines
     cupy = None
     cupyx = None
@@ -131,7 +131,7 @@ def as_strided(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
     return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
-def errstate(**kwargs: str) -> Any:
+def errstate(**kwargs: Any) -> Any:
     """NumPy's floating-point error context; ops use it where PyTorch returns inf or NaN
     silently (``log(0)``, ``x / 0``) so that no warning is raised for a legitimate result."""
     return numpy.errstate(**kwargs)

@@ -8,6 +8,7 @@ one-line delegations to the ops in :mod:`chainrule.ops`, grouped by family below
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -360,7 +361,7 @@ class Tensor:
                 "in chainrule.no_grad()"
             )
 
-    def fill_(self, value: float) -> Tensor:
+    def fill_(self, value: builtins.float) -> Tensor:
         self._check_inplace()
         self.data[...] = value
         return self
@@ -427,10 +428,10 @@ class Tensor:
     def __abs__(self) -> Tensor:
         return _ops.elementwise.abs(self)
 
-    def add(self, other: Any, alpha: float = 1) -> Tensor:
+    def add(self, other: Any, alpha: builtins.float = 1) -> Tensor:
         return _ops.arithmetic.add(self, other if alpha == 1 else other * alpha)
 
-    def sub(self, other: Any, alpha: float = 1) -> Tensor:
+    def sub(self, other: Any, alpha: builtins.float = 1) -> Tensor:
         return _ops.arithmetic.sub(self, other if alpha == 1 else other * alpha)
 
     def mul(self, other: Any) -> Tensor:
@@ -528,10 +529,10 @@ class Tensor:
     def sum(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
         dtype: Any = None,
     ) -> Tensor:
         return _ops.reduction.sum(self, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
@@ -539,42 +540,42 @@ class Tensor:
     def mean(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def max(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def min(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def var(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
-        correction: float | None = None,
-        unbiased: bool | None = None,
+        correction: builtins.float | None = None,
+        unbiased: builtins.bool | None = None,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.var(
             self,
@@ -589,12 +590,12 @@ class Tensor:
     def std(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
-        correction: float | None = None,
-        unbiased: bool | None = None,
+        correction: builtins.float | None = None,
+        unbiased: builtins.bool | None = None,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.std(
             self,
@@ -609,37 +610,37 @@ class Tensor:
     def logsumexp(
         self,
         dim: Any = None,
-        keepdim: bool = False,
+        keepdim: builtins.bool = False,
         *,
         axis: Any = None,
-        keepdims: bool | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(
         self,
-        dim: int | None = None,
-        keepdim: bool = False,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
         *,
-        axis: int | None = None,
-        keepdims: bool | None = None,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmin(
         self,
-        dim: int | None = None,
-        keepdim: bool = False,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
         *,
-        axis: int | None = None,
-        keepdims: bool | None = None,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
         return _ops.reduction.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def softmax(self, dim: int = -1) -> Tensor:
+    def softmax(self, dim: builtins.int = -1) -> Tensor:
         return _ops.activation.softmax(self, dim)
 
-    def log_softmax(self, dim: int = -1) -> Tensor:
+    def log_softmax(self, dim: builtins.int = -1) -> Tensor:
         return _ops.activation.log_softmax(self, dim)
 
     # ---- shape (ops/shape.py, ops/indexing.py) ----
@@ -652,7 +653,7 @@ class Tensor:
     def view_as(self, other: Tensor) -> Tensor:
         return _ops.shape.reshape(self, other.shape)
 
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+    def transpose(self, dim0: builtins.int = -2, dim1: builtins.int = -1) -> Tensor:
         return _ops.shape.transpose(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
@@ -666,13 +667,13 @@ class Tensor:
     def mT(self) -> Tensor:  # noqa: N802
         return _ops.shape.transpose(self, -2, -1)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         return _ops.shape.flatten(self, start_dim, end_dim)
 
     def squeeze(self, dim: Any = None) -> Tensor:
         return _ops.shape.squeeze(self, dim)
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         return _ops.shape.unsqueeze(self, dim)
 
     def expand(self, *shape: Any) -> Tensor:
@@ -681,13 +682,13 @@ class Tensor:
     def expand_as(self, other: Tensor) -> Tensor:
         return _ops.shape.expand(self, other.shape)
 
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+    def broadcast_to(self, shape: Sequence[builtins.int]) -> Tensor:
         return _ops.shape.broadcast_to(self, shape)
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return _ops.shape.split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return _ops.shape.chunk(self, chunks, dim)
 
     def __getitem__(self, index: Any) -> Tensor:

@@ -342,7 +342,7 @@ def conv_output_shape(
         28
     """
     scalar = isinstance(input_size, int)
-    sizes = (input_size,) if scalar else tuple(input_size)  # type: ignore[arg-type]
+    sizes: tuple[int, ...] = (input_size,) if isinstance(input_size, int) else tuple(input_size)
     nd = len(sizes)
     name = "conv_output_shape"
     k = tuple_arg(kernel_size, nd, "kernel_size", name)

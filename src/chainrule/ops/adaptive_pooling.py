@@ -58,7 +58,7 @@ def _output_size(output_size: Any, in_hw: tuple[int, int], nd: int, name: str) -
         raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
     if any(n == 0 for n in spatial):
         raise ValueError(f"{name}: cannot pool an empty input of spatial size {spatial}")
-    return (1, out[0]) if nd == 1 else (out[0], out[1])  # type: ignore[return-value]
+    return (1, out[0]) if nd == 1 else (out[0], out[1])
 
 
 def _pool_matrix(xp: Any, n: int, m: int, dtype: Any) -> Any:

@@ -213,10 +213,10 @@ class Pow(Function):
         gx = gy = None
         with errstate(divide="ignore", invalid="ignore", over="ignore"):
             if nx:
-                gx = sum_to_shape(gz * xp.where(y == 0, 0, y * x ** (y - 1)), _shape(x))
+                gx = sum_to_shape(gz * xp.where(y == 0, 0, y * x ** (y - 1)), x.shape)
             if ny:
                 dz = xp.where((x == 0) & (y >= 0), 0, z * xp.log(x))
-                gy = sum_to_shape(gz * dz, _shape(y))
+                gy = sum_to_shape(gz * dz, y.shape)
         return gx, gy
 
 

@@ -127,6 +127,7 @@ def transposed_geometry(
         for i, k, s, p, d, o_ in zip(in_sizes, kernel, st, pd, dl, op)
     )
     check_positive_output(outs, in_sizes, name, f" (padding {pd} crops more than the output)")
+    geom: tuple[Any, ...]
     if nd == 1:
         geom = ((1, st[0]), (0, pd[0]), (1, dl[0]), groups, (1, outs[0]))
     else:
