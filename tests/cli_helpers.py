@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -65,6 +66,13 @@ def cli(
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C's default action. A shell starts background jobs
+    (`make test &`, nohup) with SIGINT ignored, which children inherit; Python then installs
+    no KeyboardInterrupt handler, and the CLI rightly leaves an ignored SIGINT alone."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args: str | os.PathLike, cwd: str | os.PathLike, **extra_env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [*COMMAND, *map(str, args)],
@@ -73,6 +81,7 @@ def popen(*args: str | os.PathLike, cwd: str | os.PathLike, **extra_env: str) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
