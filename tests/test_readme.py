@@ -9,10 +9,8 @@ on ``PATH`` so ``chainrule`` is the installed console script:
 - ``toml`` blocks are run configurations: they must resolve (``chainrule.cli.config``).
 
 A block can carry a marker on the line just before its opening fence:
-
-- ``<!-- readme-test: slow -->``: run only by the slow test (``make test-all``);
-- ``<!-- readme-test: skip (reason) -->``: never run, for commands that install system
-  packages, run the test suite itself or train for minutes; the reason is required.
+``<!-- readme-test: skip (reason) -->``: never run, for commands that install system
+packages, run the test suite itself or train for minutes; the reason is required.
 
 Any other language is an error, so a new block cannot go untested by accident.
 """
@@ -34,7 +32,7 @@ from chainrule.cli.config import _toml_module, resolve_config
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 _FENCE = re.compile(r"^```([\w-]*)\s*$")
-_MARKER = re.compile(r"^<!--\s*readme-test:\s*(slow|skip)\s*(\((.+)\))?\s*-->\s*$")
+_MARKER = re.compile(r"^<!--\s*readme-test:\s*(skip)\s*(\((.+)\))?\s*-->\s*$")
 SHELL = {"sh", "bash", "shell", "console"}
 
 
@@ -43,7 +41,7 @@ class Block:
     line: int  # 1-based line of the opening fence
     lang: str
     code: str
-    marker: str | None  # None, "slow" or "skip"
+    marker: str | None  # None or "skip"
     reason: str | None
 
     @property
@@ -174,14 +172,6 @@ def test_readme_code_blocks_run(tmp_path: Path) -> None:
     assert ran >= 6
     assert (work / "history.png").is_file()  # the Keras example's plot
     assert (work / "runs" / "sgd" / "plots" / "confusion_matrix.png").is_file()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "block", [b for b in blocks() if b.marker == "slow"], ids=lambda b: b.name
-)  # none today: pytest then reports the test as skipped ("got empty parameter set")
-def test_readme_slow_blocks_run(block: Block, tmp_path: Path) -> None:
-    run_block(block, _workdir(tmp_path))
 
 
 @pytest.mark.slow
