@@ -289,27 +289,25 @@ class Module:
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path ``target`` (``"0.weight"``), as torch."""
-        mod, _, name = target.rpartition(".")
-        owner = self.get_submodule(mod)
-        p = owner._parameters.get(name)
-        if p is None:
-            raise AttributeError(
-                f"{type(self).__name__}.get_parameter({target!r}): {type(owner).__name__} has "
-                f"no parameter {name!r}; its parameters: {list(owner._parameters)}"
-            )
-        return p
+        return self._get_member(target, "parameter", "_parameters")
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at the dotted path ``target`` (``"1.running_mean"``), as torch."""
+        return self._get_member(target, "buffer", "_buffers")
+
+    def _get_member(self, target: str, kind: str, table: str) -> Any:
+        """``get_parameter``/``get_buffer``: the entry ``name`` of the ``table`` dict of the
+        sub-module at the path before the last dot; a clear error listing what is there."""
         mod, _, name = target.rpartition(".")
         owner = self.get_submodule(mod)
-        b = owner._buffers.get(name)
-        if b is None:
+        entries = getattr(owner, table)
+        found = entries.get(name)
+        if found is None:
             raise AttributeError(
-                f"{type(self).__name__}.get_buffer({target!r}): {type(owner).__name__} has "
-                f"no buffer {name!r}; its buffers: {list(owner._buffers)}"
+                f"{type(self).__name__}.get_{kind}({target!r}): {type(owner).__name__} has "
+                f"no {kind} {name!r}; its {kind}s: {list(entries)}"
             )
-        return b
+        return found
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every sub-module (children first) and on this module."""

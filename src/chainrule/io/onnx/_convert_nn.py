@@ -119,19 +119,11 @@ def _max_pool(cx: Cx) -> str:
 
 
 def _avg_divisor(geom: Any, hw: tuple[int, ...], include_pad: bool, override: Any) -> np.ndarray:
-    """PyTorch's |R| per output cell (``avg_pool2d``'s count)."""
-    (kh, kw), s, _, pads, (ho, wo) = geom
-    if override:
-        return np.full((ho, wo), float(override))
-    sizes = []
-    for o, k, st, (p, _), n in ((ho, kh, s[0], pads[0], hw[0]), (wo, kw, s[1], pads[1], hw[1])):
-        start = np.arange(o) * st - p
-        end = np.minimum(start + k, n + p)
-        pool = end - start
-        if not include_pad:
-            pool = np.minimum(end, n) - np.maximum(start, 0)
-        sizes.append(pool)
-    return (sizes[0][:, None] * sizes[1][None, :]).astype(np.float64)
+    """PyTorch's |R| per output cell (``avg_pool2d``'s count), as the op computes it, float64
+    and one value per output cell."""
+    ho, wo = geom[4]
+    div = AV._avg_divisor(np, geom, (hw[0], hw[1]), include_pad, override, np.float64)
+    return np.broadcast_to(div, (ho, wo))
 
 
 def _avg_pool(cx: Cx) -> str:

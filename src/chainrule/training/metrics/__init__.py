@@ -27,6 +27,7 @@ the name registry in :mod:`~chainrule.training.metrics._accumulators`; import bo
 here (or from :mod:`chainrule.metrics`).
 """
 
+from chainrule.training.metrics import _accumulators, _functions
 from chainrule.training.metrics._accumulators import (
     Accuracy,
     ConfusionMatrix,
@@ -54,27 +55,4 @@ from chainrule.training.metrics._functions import (
     top_k_accuracy,
 )
 
-__all__ = [
-    "Accuracy",
-    "ConfusionMatrix",
-    "F1Score",
-    "Mean",
-    "MeanAbsoluteError",
-    "MeanMetricWrapper",
-    "MeanSquaredError",
-    "Metric",
-    "Precision",
-    "R2Score",
-    "Recall",
-    "TopKAccuracy",
-    "accuracy",
-    "confusion_matrix",
-    "f1_score",
-    "get_metric",
-    "mean_absolute_error",
-    "mean_squared_error",
-    "precision",
-    "r2_score",
-    "recall",
-    "top_k_accuracy",
-]
+__all__ = [*_accumulators.__all__, *_functions.__all__]
