@@ -14,9 +14,10 @@ to eat.
 The margin also depends on the BLAS kernel, which changes the rounding and so the trajectory
 as a seed does (measured with ``OPENBLAS_CORETYPE``: Haswell and Zen 87.47%, Sandybridge
 87.31%, Prescott 86.69%). The test is therefore marked slow (``make test-all``, about 25 s on
-2 cores) rather than run by CI on machines whose kernel may differ. It needs the Debian dataset-fashion-mnist files (``make data``); without
-them it is skipped with a visible reason. examples/train_lenet_fashion.py runs the same
-recipe next to PyTorch (``--compare-torch``).
+2 cores) rather than run by CI on machines whose kernel may differ. It needs the Debian
+dataset-fashion-mnist files (``make data``); without them it is skipped with a visible
+reason. examples/train_lenet_fashion.py runs the same recipe next to PyTorch
+(``--compare-torch``).
 """
 
 from __future__ import annotations

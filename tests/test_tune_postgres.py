@@ -27,6 +27,8 @@ optuna = pytest.importorskip(
     "optuna", reason="Optuna (pip install 'chainrule[tune]') is not installed"
 )
 
+from chainrule.tune.study import open_storage  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -116,7 +118,8 @@ def postgres_url():
 
 
 def _load(url: str, name: str) -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=url)
+    # chainrule's opener retries the schema-creation race with a worker creating the tables
+    return optuna.load_study(study_name=name, storage=open_storage(url)[0])
 
 
 def _retried_from(t: optuna.trial.FrozenTrial) -> int | None:

@@ -27,6 +27,7 @@ optuna = pytest.importorskip(
     "optuna", reason="Optuna (pip install 'chainrule[tune]') is not installed"
 )
 
+from chainrule.tune.study import open_storage  # noqa: E402
 from chainrule.tune.workers import threads_per_worker  # noqa: E402
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -42,6 +43,8 @@ def load(storage: str, name: str = "s") -> optuna.Study:
             raise KeyError(storage)  # not created yet
 
         storage = JournalStorage(JournalFileBackend(storage))
+    else:  # chainrule's opener retries the schema-creation race with a worker creating it
+        storage = open_storage(storage)[0]
     return optuna.load_study(study_name=name, storage=storage)
 
 
