@@ -175,6 +175,33 @@ def conv2d_samples(rng):
         padding_mode="circular",
     )
     yield S("wide_row", _r(rng, 1, 1, 3, 70), _r(rng, 2, 1, 3, 3), _r(rng, 2), padding=1)
+    # 16+ input channels per group, no more output channels: ∂C/∂x as a full correlation
+    # (Note [input gradient as a full correlation] in chainrule.ops.conv)
+    yield S("dx_full_corr", _r(rng, 2, 16, 5, 4), _r(rng, 3, 16, 3, 2), _r(rng, 3), padding=1)
+    yield S(
+        "dx_full_corr_groups2_dil2",
+        _r(rng, 1, 32, 6, 5),
+        _r(rng, 4, 16, 2, 3),
+        None,
+        groups=2,
+        dilation=2,
+        padding=(1, 2),
+    )
+    yield S(  # zero padding wider than d(k-1): the padded gradient is computed, then cropped
+        "dx_full_corr_pad_beyond_kernel",
+        _r(rng, 1, 16, 3, 4),
+        _r(rng, 2, 16, 3, 3),
+        _r(rng, 2),
+        padding=(3, 1),
+    )
+    yield S(
+        "dx_full_corr_reflect",
+        _r(rng, 1, 16, 4, 5),
+        _r(rng, 2, 16, 3, 3),
+        _r(rng, 2),
+        padding=1,
+        padding_mode="reflect",
+    )
     yield S(
         "noncontiguous",
         noncontiguous(_r(rng, 2, 3, 5, 4)),
