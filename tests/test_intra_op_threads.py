@@ -319,3 +319,59 @@ def test_workers_are_daemon_threads(threads):
     parallel_for(2, lambda a, b: None, nbytes=1 << 30)
     workers = [t for t in threading.enumerate() if t.name == "chainrule-intra-op"]
     assert workers and all(t.daemon for t in workers)
+
+
+# ---- Note [small products on one BLAS thread] ----
+_SINGLE_THREAD_PROBE = """
+import json, numpy as np, chainrule as cr
+from chainrule import backend
+setter = backend._blas_set_local
+state = {"setter": setter is not None}
+if setter is not None:
+    with backend.single_thread_blas():
+        state["inside"] = setter(1)  # returns the thread's setting, then keeps it at 1
+    state["after"] = setter(0)  # what the block restored on exit
+    setter(state["after"])
+rng = np.random.default_rng(0)
+x = cr.tensor(rng.standard_normal((6, 64, 16), dtype=np.float32), requires_grad=True)
+for name in ("RNN", "LSTM", "GRU"):
+    cr.manual_seed(0)
+    layer = getattr(cr.nn, name)(16, 128)
+    y, _ = layer(x)
+    (y * y).sum().backward()
+    state[name] = [float(np.abs(y.numpy()).sum()), float(np.abs(x.grad.numpy()).sum())]
+    x.grad = None
+print(json.dumps(state))
+"""
+
+
+def _probe(env_timeout):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    if env_timeout is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = env_timeout
+    out = subprocess.run(
+        [sys.executable, "-c", _SINGLE_THREAD_PROBE], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_single_thread_blas_only_when_openblas_workers_sleep():
+    """With OpenBLAS's default spin the block does nothing; with OPENBLAS_THREAD_TIMEOUT=4
+    the loop's products run on the calling thread (the thread-local setting is 1 inside
+    and restored after), and the recurrent layers compute the same values either way."""
+    default, sleepy = _probe(None), _probe("4")
+    assert default["setter"] is False
+    if not sleepy["setter"]:  # a NumPy whose OpenBLAS lacks the thread-local call
+        assert np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas"
+        return
+    assert sleepy["inside"] == 1
+    assert sleepy["after"] != 1
+    for name in ("RNN", "LSTM", "GRU"):
+        np.testing.assert_allclose(sleepy[name], default[name], rtol=1e-6)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import errstate, get_array_module
+from chainrule.backend import errstate, get_array_module, single_thread_blas
 
 __all__ = ["GRULayer", "LSTMLayer", "RNNLayer"]
 
@@ -134,14 +134,15 @@ class RNNLayer(Function):
             Z += b_ih + b_hh
         w_hhT = w_hh.T
         h = h0
-        for t in _steps(T, reverse):
-            y = xp.matmul(h, w_hhT, out=Y[t])
-            y += Z[t]
-            if nonlinearity == "tanh":
-                xp.tanh(y, out=y)
-            else:
-                xp.maximum(y, 0, out=y)
-            h = y
+        with single_thread_blas():  # Note [small products on one BLAS thread]
+            for t in _steps(T, reverse):
+                y = xp.matmul(h, w_hhT, out=Y[t])
+                y += Z[t]
+                if nonlinearity == "tanh":
+                    xp.tanh(y, out=y)
+                else:
+                    xp.maximum(y, 0, out=y)
+                h = y
         Y[T] = h
         ctx.i_w_ih = 2
         ctx.has_bias = b_ih is not None
@@ -160,10 +161,11 @@ class RNNLayer(Function):
         D = (1 - Hs * Hs) if nonlinearity == "tanh" else (Hs > 0).astype(Y.dtype)  # σ'(z_t)
         dZ = xp.empty_like(Hs)
         dh = gY[T].copy()
-        for t in _steps(T, not reverse):
-            dh += gY[t]
-            dz = xp.multiply(dh, D[t], out=dZ[t])
-            dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+        with single_thread_blas():  # Note [small products on one BLAS thread]
+            for t in _steps(T, not reverse):
+                dh += gY[t]
+                dz = xp.multiply(dh, D[t], out=dZ[t])
+                dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
         dx, dw_ih, dw_hh, db = _grads(ctx, dZ, x, w_ih, Hs, h0, 3)
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
@@ -217,7 +219,7 @@ class LSTMLayer(Function):
         hz = xp.empty((B, 4 * H), dtype=x.dtype)
         ig = xp.empty((B, H), dtype=x.dtype)
         h, c = h0, c0
-        with errstate(over="ignore"):  # e^{−z} = inf for z ≪ 0 gives σ = 0 exactly
+        with errstate(over="ignore"), single_thread_blas():  # e^{−z} = inf: σ = 0 exactly
             for t in _steps(T, reverse):
                 a = A[t]  # −z_t, then the activated gates [i, f, o, g] of step t
                 a += xp.matmul(h, w_hhT, out=hz)
@@ -266,13 +268,14 @@ class LSTMLayer(Function):
         tmp = xp.empty((B, H), dtype=A.dtype)
         dh = gY[T].copy()
         dc = gY[T + 1].copy()
-        for t in _steps(T, not reverse):
-            dh += gY[t]
-            dc += xp.multiply(dh, P[t], out=tmp)
-            xp.multiply(dc[:, None, :], R[t], out=dZ[t, :, :3])
-            xp.multiply(dh, Q[t], out=dZ[t, :, 3])
-            dc *= f[t]  # ∂C/∂c_{t−1}
-            dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+        with single_thread_blas():  # Note [small products on one BLAS thread]
+            for t in _steps(T, not reverse):
+                dh += gY[t]
+                dc += xp.multiply(dh, P[t], out=tmp)
+                xp.multiply(dc[:, None, :], R[t], out=dZ[t, :, :3])
+                xp.multiply(dh, Q[t], out=dZ[t, :, 3])
+                dc *= f[t]  # ∂C/∂c_{t−1}
+                dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
         dx, dw_ih, dw_hh, db = _grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
         need = ctx.needs_input_grad
         return (
@@ -325,7 +328,7 @@ class GRULayer(Function):
         Y = xp.empty((T + 1, B, H), dtype=x.dtype)
         hz = xp.empty((B, 3 * H), dtype=x.dtype)
         h = h0
-        with errstate(over="ignore"):
+        with errstate(over="ignore"), single_thread_blas():
             for t in _steps(T, reverse):
                 a = A[t]  # becomes the activated gates [r, u, n] of step t
                 xp.matmul(h, w_hhT, out=hz)
@@ -365,15 +368,16 @@ class GRULayer(Function):
         dZh = xp.empty((T, B, 3 * H), dtype=A.dtype)  # hidden side [δ^r, δ^u, δ^n ⊙ r]
         dN = xp.empty((T, B, H), dtype=A.dtype)  # δ^n (input side)
         dh = gY[T].copy()
-        for t in _steps(T, not reverse):
-            dh += gY[t]
-            dn = xp.multiply(dh, E[t], out=dN[t])
-            dz = dZh[t]
-            xp.multiply(dn, K[t], out=dz[:, :H])
-            xp.multiply(dh, F[t], out=dz[:, H : 2 * H])
-            xp.multiply(dn, r[t], out=dz[:, 2 * H :])
-            dh *= u[t]
-            dh += dz @ w_hh  # ∂C/∂h_{t−1}: directly through u ⊙ h_{t−1}, and through z
+        with single_thread_blas():  # Note [small products on one BLAS thread]
+            for t in _steps(T, not reverse):
+                dh += gY[t]
+                dn = xp.multiply(dh, E[t], out=dN[t])
+                dz = dZh[t]
+                xp.multiply(dn, K[t], out=dz[:, :H])
+                xp.multiply(dh, F[t], out=dz[:, H : 2 * H])
+                xp.multiply(dn, r[t], out=dz[:, 2 * H :])
+                dh *= u[t]
+                dh += dz @ w_hh  # ∂C/∂h_{t−1}: directly through u ⊙ h_{t−1}, and through z
         dZx = xp.concatenate((dZh[..., : 2 * H], dN), axis=2)
         dx, dw_ih, db_ih = _input_grads(ctx, dZx, x, w_ih)
         need = ctx.needs_input_grad
