@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import errstate, get_array_module, single_thread_blas
+from chainrule.backend import errstate, get_array_module, parallel_for, single_thread_blas
 
 __all__ = ["GRULayer", "LSTMLayer", "RNNLayer"]
 
@@ -252,18 +252,29 @@ class LSTMLayer(Function):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         i, f, g = A[..., :H], A[..., H : 2 * H], A[..., 3 * H :]
-        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once
-        S = A[..., : 3 * H] * (1 - A[..., : 3 * H])  # σ' = a(1 − a) of i, f, o
-        P = 1 - TC * TC
-        P *= A[..., 2 * H : 3 * H]  # P = o ⊙ (1 − tanh² c_t): ∂C/∂c_t gets ∂C/∂h_t ⊙ P
-        Q = S[..., 2 * H :]
-        Q *= TC  # δ^o = ∂C/∂h_t ⊙ Q, Q = tanh c_t ⊙ o(1 − o)
+        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once,
+        # in chunks of steps on the intra-op pool (element-wise: Note [intra-op threads])
+        S = xp.empty((T, B, 3 * H), dtype=A.dtype)  # σ' = a(1 − a) of i, f, o
+        P = xp.empty_like(TC)  # P = o ⊙ (1 − tanh² c_t): ∂C/∂c_t gets ∂C/∂h_t ⊙ P
         R = xp.empty((T, B, 3, H), dtype=A.dtype)  # [δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R
-        xp.multiply(g, S[..., :H], out=R[:, :, 0])
-        xp.multiply(_previous(C, c0, reverse), S[..., H : 2 * H], out=R[:, :, 1])
-        r2 = xp.multiply(g, g, out=R[:, :, 2])
-        xp.subtract(1, r2, out=r2)
-        r2 *= i
+        c_prev = _previous(C, c0, reverse)
+
+        def factors(a: int, b: int) -> None:
+            s, tc, ga = S[a:b], TC[a:b], g[a:b]
+            xp.subtract(1, A[a:b, :, : 3 * H], out=s)
+            s *= A[a:b, :, : 3 * H]
+            p = xp.multiply(tc, tc, out=P[a:b])
+            xp.subtract(1, p, out=p)
+            p *= A[a:b, :, 2 * H : 3 * H]
+            s[..., 2 * H :] *= tc  # Q = tanh c_t ⊙ o(1 − o): δ^o = ∂C/∂h_t ⊙ Q
+            xp.multiply(ga, s[..., :H], out=R[a:b, :, 0])
+            xp.multiply(c_prev[a:b], s[..., H : 2 * H], out=R[a:b, :, 1])
+            r2 = xp.multiply(ga, ga, out=R[a:b, :, 2])
+            xp.subtract(1, r2, out=r2)
+            r2 *= i[a:b]
+
+        parallel_for(T, factors, 14 * TC.nbytes, TC)
+        Q = S[..., 2 * H :]
         dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
         tmp = xp.empty((B, H), dtype=A.dtype)
         dh = gY[T].copy()
