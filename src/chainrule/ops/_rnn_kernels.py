@@ -29,10 +29,17 @@ Functions here return one array (chainrule ops are single-output), packed along 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from chainrule.autograd.function import Function
-from chainrule.backend import errstate, get_array_module, parallel_for, single_thread_blas
+from chainrule.backend import (
+    BlasTasks,
+    errstate,
+    get_array_module,
+    parallel_for,
+    single_thread_blas,
+)
 
 __all__ = ["GRULayer", "LSTMLayer", "RNNLayer"]
 
@@ -51,18 +58,130 @@ def _steps(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
+def _previous_span(states: Any, first: Any, reverse: bool, t0: int, t1: int, out: Any) -> Any:
+    """Rows t0..t1 of :func:`_previous`, written into ``out`` (t1 − t0, B, H)."""
+    T = states.shape[0]
+    if reverse:
+        if t1 == T:
+            out[:-1] = states[t0 + 1 : T]
+            out[-1] = first
+        else:
+            out[...] = states[t0 + 1 : t1 + 1]
+    elif t0 == 0:
+        out[0] = first
+        out[1:] = states[: t1 - 1]
+    else:
+        out[...] = states[t0 - 1 : t1 - 1]
+    return out
+
+
 def _previous(states: Any, first: Any, reverse: bool, out: Any = None) -> Any:
     """The state each step starts from, stacked: [h_0, h_1, …, h_{T−1}] forward,
     [h_2, …, h_T, h_0] (step t starts from t + 1) for a reversed direction."""
     if out is None:
         out = get_array_module(states).empty_like(states)
-    if reverse:
-        out[:-1] = states[1:]
-        out[-1] = first
-    else:
-        out[0] = first
-        out[1:] = states[:-1]
-    return out
+    return _previous_span(states, first, reverse, 0, states.shape[0], out)
+
+
+# Note [BLAS helper thread] (chainrule.backend): the layers' large products, cut by time into
+# spans, overlap the time loop when they are worth a thread hand-off.
+_OVERLAP_MIN_FLOP = 16e6
+_OVERLAP_SPANS = 8
+
+
+def _spans(T: int, reverse: bool, tasks: BlasTasks | None) -> list[tuple[int, int, range]]:
+    """The steps of a time loop as spans ``(t0, t1, steps in loop order)``, listed in loop
+    order: ``_OVERLAP_SPANS`` of them with a helper thread, else one."""
+    n = min(T, _OVERLAP_SPANS) if tasks is not None else 1
+    bounds = [T * i // n for i in range(n + 1)]
+    spans = [(a, b, range(b - 1, a - 1, -1) if reverse else range(a, b))
+             for a, b in zip(bounds, bounds[1:]) if a < b]  # fmt: skip
+    return spans[::-1] if reverse else spans
+
+
+def _overlap(like: Any, flop: float) -> BlasTasks | None:
+    """A helper thread for the layer's large products, when they are worth it."""
+    return BlasTasks.create(like) if flop >= _OVERLAP_MIN_FLOP else None
+
+
+def _project(x: Any, wT: Any, out: Any, tasks: BlasTasks | None, spans: list) -> None:
+    """``out[t] = x_t wT`` for all steps (the input projections, which do not depend on the
+    recurrence): one GEMM; or, with a helper thread, the loop's first span here and the
+    others queued (the loop joins task k − 1 before it starts span k)."""
+    xp = get_array_module(x)
+    I, G = x.shape[2], wT.shape[1]
+
+    def project(t0: int, t1: int) -> None:
+        xp.matmul(x[t0:t1].reshape(-1, I), wT, out=out[t0:t1].reshape(-1, G))
+
+    if tasks is None:
+        project(0, x.shape[0])
+        return
+    project(spans[0][0], spans[0][1])
+    for t0, t1, _ in spans[1:]:
+        tasks.add(partial(project, t0, t1))
+
+
+class _Grads:
+    r"""The gradients that follow from the stacked deltas δ (T, B, G) when the input and the
+    hidden side share them (RNN, LSTM), for all T·B rows of a span of steps at once:
+    ∂C/∂x_t = δ_t W_ih, ∂C/∂b = Σ_t Σ_batch δ_t, and
+    [∂C/∂W_ih, ∂C/∂W_hh] = Σ_t δ_tᵀ [x_t, h_{t−1}] as a single GEMM against the
+    (rows, I + H) matrix of inputs and previous states (one larger GEMM runs faster than two).
+    :meth:`span` runs once over all steps, or per span on the helper thread while the
+    backward loop goes on (Note [BLAS helper thread]); the sums over spans are added up in
+    time order."""
+
+    def __init__(self, ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: int):
+        self.xp = xp = get_array_module(dZ)
+        self.dZ, self.x, self.w_ih, self.states, self.h0 = dZ, x, w_ih, states, h0
+        need = ctx.needs_input_grad
+        self.reverse, self.has_bias = ctx.reverse, ctx.has_bias
+        self.want_ih, self.want_hh = need[ctx.i_w_ih], need[i_w_hh]
+        # a fresh array, not a view, so the engine need not copy it into x.grad
+        self.dx = xp.empty(x.shape, dtype=x.dtype) if need[0] else None
+        self.parts: dict[int, tuple[Any, Any]] = {}
+
+    def span(self, t0: int, t1: int) -> None:
+        xp, x = self.xp, self.x
+        B, G = self.dZ.shape[1], self.dZ.shape[2]
+        I, H = x.shape[2], self.states.shape[2]
+        d2 = self.dZ[t0:t1].reshape(-1, G)
+        if self.dx is not None:
+            xp.matmul(d2, self.w_ih, out=self.dx[t0:t1].reshape(-1, I))
+        db = d2.sum(axis=0) if self.has_bias else None
+        dW = None
+        if self.want_ih and self.want_hh:
+            XH = xp.empty((t1 - t0, B, I + H), dtype=x.dtype)
+            XH[..., :I] = x[t0:t1]
+            _previous_span(self.states, self.h0, self.reverse, t0, t1, XH[..., I:])
+            dW = d2.T @ XH.reshape(-1, I + H)
+        elif self.want_ih:
+            dW = d2.T @ x[t0:t1].reshape(-1, I)
+        elif self.want_hh:
+            prev = xp.empty((t1 - t0, B, H), dtype=x.dtype)
+            dW = d2.T @ _previous_span(self.states, self.h0, self.reverse, t0, t1, prev).reshape(
+                -1, H
+            )
+        self.parts[t0] = (dW, db)
+
+    def result(self) -> tuple[Any, Any, Any, Any]:
+        """(∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b), the spans' sums added in time order."""
+        xp = self.xp
+        parts = [self.parts[t0] for t0 in sorted(self.parts)]
+        dW, db = parts[0]
+        for w, b in parts[1:]:
+            dW = None if dW is None else dW + w
+            db = None if db is None else db + b
+        I = self.x.shape[2]
+        dw_ih = dw_hh = None
+        if self.want_ih and self.want_hh:
+            dw_ih, dw_hh = xp.ascontiguousarray(dW[:, :I]), xp.ascontiguousarray(dW[:, I:])
+        elif self.want_ih:
+            dw_ih = dW
+        elif self.want_hh:
+            dw_hh = dW
+        return self.dx, dw_ih, dw_hh, db
 
 
 def _dx(d2: Any, x: Any, w_ih: Any) -> Any:
@@ -71,34 +190,6 @@ def _dx(d2: Any, x: Any, w_ih: Any) -> Any:
     dx = get_array_module(d2).empty(x.shape, dtype=x.dtype)
     get_array_module(d2).matmul(d2, w_ih, out=dx.reshape(d2.shape[0], x.shape[-1]))
     return dx
-
-
-def _grads(ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: int):
-    r"""The gradients that follow from the stacked deltas δ (T, B, G) when the input and the
-    hidden side share them (RNN, LSTM), each one GEMM (or sum) over all T·B rows:
-    ∂C/∂x_t = δ_t W_ih, ∂C/∂b = Σ_t Σ_batch δ_t, and
-    [∂C/∂W_ih, ∂C/∂W_hh] = Σ_t δ_tᵀ [x_t, h_{t−1}] as a single GEMM against the (T·B, I + H)
-    matrix of inputs and previous states (one larger GEMM runs faster than two)."""
-    xp = get_array_module(dZ)
-    T, B, G = dZ.shape
-    I, H = x.shape[2], states.shape[2]
-    d2 = dZ.reshape(T * B, G)
-    need = ctx.needs_input_grad
-    dx = _dx(d2, x, w_ih) if need[0] else None
-    db = d2.sum(axis=0) if ctx.has_bias else None
-    want_ih, want_hh = need[ctx.i_w_ih], need[i_w_hh]
-    dw_ih = dw_hh = None
-    if want_ih and want_hh:
-        XH = xp.empty((T, B, I + H), dtype=x.dtype)
-        XH[..., :I] = x
-        _previous(states, h0, ctx.reverse, out=XH[..., I:])
-        dW = d2.T @ XH.reshape(T * B, I + H)
-        dw_ih, dw_hh = xp.ascontiguousarray(dW[:, :I]), xp.ascontiguousarray(dW[:, I:])
-    elif want_ih:
-        dw_ih = d2.T @ x.reshape(T * B, I)
-    elif want_hh:
-        dw_hh = d2.T @ _previous(states, h0, ctx.reverse).reshape(T * B, H)
-    return dx, dw_ih, dw_hh, db
 
 
 def _input_grads(ctx: Any, dZx: Any, x: Any, w_ih: Any) -> tuple[Any, Any, Any]:
@@ -129,20 +220,28 @@ class RNNLayer(Function):
         T, B, I = x.shape
         H = w_hh.shape[1]
         Y = xp.empty((T + 1, B, H), dtype=x.dtype)
-        Z = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, H)  # all input projections: one GEMM
-        if b_ih is not None:
-            Z += b_ih + b_hh
+        tasks = _overlap(x, 2.0 * T * B * I * H)
+        spans = _spans(T, reverse, tasks)
+        Z = xp.empty((T, B, H), dtype=x.dtype)
+        _project(x, w_ih.T, Z, tasks, spans)  # all input projections (Note [BLAS helper thread])
+        bias = None if b_ih is None else b_ih + b_hh
         w_hhT = w_hh.T
         h = h0
-        with single_thread_blas():  # Note [small products on one BLAS thread]
-            for t in _steps(T, reverse):
-                y = xp.matmul(h, w_hhT, out=Y[t])
-                y += Z[t]
-                if nonlinearity == "tanh":
-                    xp.tanh(y, out=y)
-                else:
-                    xp.maximum(y, 0, out=y)
-                h = y
+        # Note [small products on one BLAS thread] (the helper exists only where it applies)
+        with single_thread_blas():
+            for k, (_, _, steps) in enumerate(spans):
+                if tasks is not None and k:
+                    tasks.join(k - 1)  # this span's projections
+                for t in steps:
+                    y = xp.matmul(h, w_hhT, out=Y[t])
+                    y += Z[t]
+                    if bias is not None:
+                        y += bias
+                    if nonlinearity == "tanh":
+                        xp.tanh(y, out=y)
+                    else:
+                        xp.maximum(y, 0, out=y)
+                    h = y
         Y[T] = h
         ctx.i_w_ih = 2
         ctx.has_bias = b_ih is not None
@@ -160,13 +259,23 @@ class RNNLayer(Function):
         Hs = Y[:T]
         D = (1 - Hs * Hs) if nonlinearity == "tanh" else (Hs > 0).astype(Y.dtype)  # σ'(z_t)
         dZ = xp.empty_like(Hs)
+        B, I, H = Hs.shape[1], x.shape[2], Hs.shape[2]
+        tasks = _overlap(gY, 2.0 * T * B * H * (2 * I + H))
+        grads = _Grads(ctx, dZ, x, w_ih, Hs, h0, 3)
         dh = gY[T].copy()
-        with single_thread_blas():  # Note [small products on one BLAS thread]
-            for t in _steps(T, not reverse):
-                dh += gY[t]
-                dz = xp.multiply(dh, D[t], out=dZ[t])
-                dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-        dx, dw_ih, dw_hh, db = _grads(ctx, dZ, x, w_ih, Hs, h0, 3)
+        with single_thread_blas():
+            for t0, t1, steps in _spans(T, not reverse, tasks):
+                for t in steps:
+                    dh += gY[t]
+                    dz = xp.multiply(dh, D[t], out=dZ[t])
+                    dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+                if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
+                    tasks.add(partial(grads.span, t0, t1))
+            if tasks is not None:
+                tasks.join_all()
+        if tasks is None:
+            grads.span(0, T)
+        dx, dw_ih, dw_hh, db = grads.result()
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
 
@@ -210,7 +319,10 @@ class LSTMLayer(Function):
         perm = xp.concatenate((xp.arange(2 * H), xp.arange(3 * H, 4 * H), xp.arange(2 * H, 3 * H)))
         scale = xp.full((4 * H, 1), -1.0, dtype=x.dtype)
         scale[3 * H :] = -2.0
-        A = (x.reshape(T * B, I) @ (w_ih[perm] * scale).T).reshape(T, B, 4 * H)  # one GEMM
+        tasks = _overlap(x, 8.0 * T * B * I * H)
+        spans = _spans(T, reverse, tasks)
+        A = xp.empty((T, B, 4 * H), dtype=x.dtype)
+        _project(x, (w_ih[perm] * scale).T, A, tasks, spans)  # Note [BLAS helper thread]
         bias = None if b_ih is None else (b_ih + b_hh)[perm] * scale[:, 0]
         w_hhT = (w_hh[perm] * scale).T
         Y = xp.empty((T + 2, B, H), dtype=x.dtype)
@@ -219,23 +331,27 @@ class LSTMLayer(Function):
         hz = xp.empty((B, 4 * H), dtype=x.dtype)
         ig = xp.empty((B, H), dtype=x.dtype)
         h, c = h0, c0
-        with errstate(over="ignore"), single_thread_blas():  # e^{−z} = inf: σ = 0 exactly
-            for t in _steps(T, reverse):
-                a = A[t]  # −z_t, then the activated gates [i, f, o, g] of step t
-                a += xp.matmul(h, w_hhT, out=hz)
-                if bias is not None:  # added here, while A[t] is in cache
-                    a += bias
-                xp.exp(a, out=a)
-                a += 1
-                xp.divide(1, a, out=a)
-                g = a[:, 3 * H :]
-                g *= 2
-                g -= 1
-                ct = xp.multiply(a[:, H : 2 * H], c, out=C[t])  # f ⊙ c_{t−1}
-                ct += xp.multiply(a[:, :H], g, out=ig)  # + i ⊙ g
-                tc = xp.tanh(ct, out=TC[t])
-                h = xp.multiply(a[:, 2 * H : 3 * H], tc, out=Y[t])  # o ⊙ tanh c_t
-                c = ct
+        # e^{−z} = inf gives σ = 0 exactly; Note [small products on one BLAS thread]
+        with errstate(over="ignore"), single_thread_blas():
+            for k, (_, _, steps) in enumerate(spans):
+                if tasks is not None and k:
+                    tasks.join(k - 1)  # this span's projections
+                for t in steps:
+                    a = A[t]  # −z_t, then the activated gates [i, f, o, g] of step t
+                    a += xp.matmul(h, w_hhT, out=hz)
+                    if bias is not None:  # added here, while A[t] is in cache
+                        a += bias
+                    xp.exp(a, out=a)
+                    a += 1
+                    xp.divide(1, a, out=a)
+                    g = a[:, 3 * H :]
+                    g *= 2
+                    g -= 1
+                    ct = xp.multiply(a[:, H : 2 * H], c, out=C[t])  # f ⊙ c_{t−1}
+                    ct += xp.multiply(a[:, :H], g, out=ig)  # + i ⊙ g
+                    tc = xp.tanh(ct, out=TC[t])
+                    h = xp.multiply(a[:, 2 * H : 3 * H], tc, out=Y[t])  # o ⊙ tanh c_t
+                    c = ct
         Y[T] = h
         Y[T + 1] = c
         ctx.i_w_ih = 3
@@ -277,17 +393,27 @@ class LSTMLayer(Function):
         Q = S[..., 2 * H :]
         dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
         tmp = xp.empty((B, H), dtype=A.dtype)
+        I = x.shape[2]
+        tasks = _overlap(gY, 8.0 * T * B * H * (2 * I + H))
+        grads = _Grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
         dh = gY[T].copy()
         dc = gY[T + 1].copy()
-        with single_thread_blas():  # Note [small products on one BLAS thread]
-            for t in _steps(T, not reverse):
-                dh += gY[t]
-                dc += xp.multiply(dh, P[t], out=tmp)
-                xp.multiply(dc[:, None, :], R[t], out=dZ[t, :, :3])
-                xp.multiply(dh, Q[t], out=dZ[t, :, 3])
-                dc *= f[t]  # ∂C/∂c_{t−1}
-                dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-        dx, dw_ih, dw_hh, db = _grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
+        with single_thread_blas():
+            for t0, t1, steps in _spans(T, not reverse, tasks):
+                for t in steps:
+                    dh += gY[t]
+                    dc += xp.multiply(dh, P[t], out=tmp)
+                    xp.multiply(dc[:, None, :], R[t], out=dZ[t, :, :3])
+                    xp.multiply(dh, Q[t], out=dZ[t, :, 3])
+                    dc *= f[t]  # ∂C/∂c_{t−1}
+                    dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
+                if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
+                    tasks.add(partial(grads.span, t0, t1))
+            if tasks is not None:
+                tasks.join_all()
+        if tasks is None:
+            grads.span(0, T)
+        dx, dw_ih, dw_hh, db = grads.result()
         need = ctx.needs_input_grad
         return (
             dx,
