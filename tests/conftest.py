@@ -46,3 +46,34 @@ def _seed() -> None:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def blas_tasks(monkeypatch):
+    """Turn on Note [BLAS helper thread] for every size: the thread-local BLAS setting as
+    where OpenBLAS's workers sleep, two intra-op threads, no minimum work for the recurrent
+    layers' and the convolutions' tasks. Yields the list of ``BlasTasks.create`` results
+    (True where a helper was used) so tests can check the path they meant was taken."""
+    from chainrule import backend
+    from chainrule.ops import _rnn_kernels, conv
+
+    setter = backend._find_openblas_local_setter()
+    if setter is None:  # only NumPy builds without OpenBLAS's thread-local call lack it
+        assert np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas"
+        pytest.skip("this NumPy's BLAS has no openblas_set_num_threads_local")
+    monkeypatch.setattr(backend, "_blas_set_local", setter)
+    monkeypatch.setattr(_rnn_kernels, "_OVERLAP_MIN_FLOP", 0)
+    monkeypatch.setattr(conv, "_TASKS_MIN_FLOP", 0)
+    used: list[bool] = []
+    create = backend.BlasTasks.create
+
+    def spy(like=None):
+        tasks = create(like)
+        used.append(tasks is not None)
+        return tasks
+
+    monkeypatch.setattr(backend.BlasTasks, "create", staticmethod(spy))
+    threads = cr.get_num_threads()
+    cr.set_num_threads(2)
+    yield used
+    cr.set_num_threads(threads)

@@ -10,7 +10,7 @@ import torch
 
 import chainrule as cr
 from harness import assert_close, module_gradcheck, module_parity
-from op_db_conv import OPS, spec_pads
+from op_db_conv import OPS, conv1d_samples, conv2d_samples, spec_pads, torch_conv
 from opinfo import (
     generic_op_tests,
 )
@@ -283,3 +283,39 @@ def test_blocked_input_gradient_matches_pytorch_and_unblocked(monkeypatch, dilat
     blocked = input_grad()
     np.testing.assert_allclose(blocked, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(blocked, one_gemm, rtol=1e-6, atol=1e-6)
+
+
+# ---- Note [convolution backward in tasks]: image blocks shared by two threads ----
+_TASK_SAMPLES = [
+    pytest.param(nd, s, id=f"conv{nd}d-{s.name}")
+    for nd, gen in ((2, conv2d_samples), (1, conv1d_samples))
+    for s in gen(np.random.default_rng(3))
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("nd, sample", _TASK_SAMPLES)
+def test_conv_in_tasks_matches_pytorch(nd, sample, dtype, blas_tasks, monkeypatch):
+    """Every table sample with the tasks turned on at any size and one image per block: the
+    output and the gradients of input, weight and bias equal PyTorch's (groups-1 samples take
+    the task path, the others the usual one, which this also checks is unaffected)."""
+    from chainrule.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", 1)
+    args = [None if a is None else np.asarray(a, dtype=dtype) for a in sample.args]
+    rng = np.random.default_rng(0)
+    cin = [None if a is None else cr.tensor(a, requires_grad=True) for a in args]
+    tin = [None if a is None else torch.tensor(a, requires_grad=True) for a in args]
+    fn = cr.nn.functional.conv2d if nd == 2 else cr.nn.functional.conv1d
+    y = fn(*cin, **sample.kwargs)
+    ty = torch_conv(nd)(*tin, **sample.torch_kwargs)
+    assert_close(y, ty, np.dtype(dtype), "output")
+    u = rng.uniform(-1, 1, ty.shape).astype(dtype)
+    (y * cr.tensor(u)).sum().backward()
+    (ty * torch.tensor(u)).sum().backward()
+    for name, c, t in zip(("input", "weight", "bias"), cin, tin):
+        if c is not None:
+            assert_close(c.grad, t.grad, np.dtype(dtype), f"grad of {name}")
+    stride = sample.kwargs.get("stride", 1)
+    pointwise = all(k == 1 for k in args[1].shape[2:]) and stride in (1, (1, 1), (1,))
+    assert any(blas_tasks) == (sample.kwargs.get("groups", 1) == 1 and not pointwise)

@@ -214,40 +214,11 @@ def test_frozen_parameter_and_input_without_grad(kind, frozen, rng):
 
 
 # ---- Note [BLAS helper thread]: the large products overlapping the time loop ----
-@pytest.fixture
-def blas_helper(monkeypatch):
-    """Turn the helper thread on for every layer size (it is on by itself only where
-    OpenBLAS's workers sleep and the products are large); yields the list of layer calls
-    that used it."""
-    from chainrule import backend
-    from chainrule.ops import _rnn_kernels
-
-    setter = backend._find_openblas_local_setter()
-    if setter is None:  # only NumPy builds without OpenBLAS's thread-local call lack it
-        assert np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas"
-        pytest.skip("this NumPy's BLAS has no openblas_set_num_threads_local")
-    monkeypatch.setattr(backend, "_blas_set_local", setter)
-    monkeypatch.setattr(_rnn_kernels, "_OVERLAP_MIN_FLOP", 0)
-    used: list[bool] = []
-    create = backend.BlasTasks.create
-
-    def spy(like=None):
-        tasks = create(like)
-        used.append(tasks is not None)
-        return tasks
-
-    monkeypatch.setattr(_rnn_kernels.BlasTasks, "create", staticmethod(spy))
-    threads = cr.get_num_threads()
-    cr.set_num_threads(2)
-    yield used
-    cr.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("steps", [4, 19])
 @pytest.mark.parametrize("bidir", [False, True])
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_layer_parity_with_blas_helper(kind, bidir, steps, dtype, blas_helper, rng):
+def test_layer_parity_with_blas_tasks(kind, bidir, steps, dtype, blas_tasks, rng):
     """With the projections and the gradients cut into spans of steps and run on the helper
     thread (19 steps: spans of 2 and 3 steps), everything still matches PyTorch."""
     cls, tcls, kw = LAYERS[kind]
@@ -256,12 +227,12 @@ def test_layer_parity_with_blas_helper(kind, bidir, steps, dtype, blas_helper, r
     LD = 4 if bidir else 2
     states = [rng.standard_normal((LD, B, H)) for _ in range(2 if kind == "lstm" else 1)]
     recurrent_parity(cmod, tmod, rng.standard_normal((steps, B, I)), states, dtype)
-    assert blas_helper and all(blas_helper)  # forward and backward of every layer
+    assert blas_tasks and all(blas_tasks)  # forward and backward of every layer
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm"])
 @pytest.mark.parametrize("frozen", ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"])
-def test_frozen_parameter_with_blas_helper(kind, frozen, blas_helper, rng):
+def test_frozen_parameter_with_blas_tasks(kind, frozen, blas_tasks, rng):
     """Each weight-gradient path of the span-wise gradients taken alone, on the helper."""
     cls, tcls, kw = LAYERS[kind]
     cmod, tmod = cls(I, H, **kw), tcls(I, H, **kw)
@@ -279,10 +250,10 @@ def test_frozen_parameter_with_blas_helper(kind, frozen, blas_helper, rng):
             assert p.grad is None
         else:
             assert_close(p.grad, dict(tmod.named_parameters())[name].grad, F32, name)
-    assert blas_helper and all(blas_helper)
+    assert blas_tasks and all(blas_tasks)
 
 
-def test_blas_helper_error_reaches_the_caller(blas_helper):
+def test_blas_tasks_error_reaches_the_caller(blas_tasks):
     """An exception in a task is raised by the caller's join, once."""
     from chainrule.backend import BlasTasks
 

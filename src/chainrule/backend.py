@@ -32,6 +32,7 @@ __all__ = [
     "errstate",
     "get_array_module",
     "get_num_threads",
+    "kernels_inline",
     "numpy",
     "parallel_for",
     "scatter_add",
@@ -491,3 +492,15 @@ class BlasTasks:
             task.run_if_unclaimed()
         for i in range(len(self.tasks)):
             self.join(i)
+
+
+class kernels_inline:  # noqa: N801 - used like a function, as a context manager
+    """Within the block, :func:`parallel_for` runs every kernel in its calling thread (the
+    block holds the pool's region lock): for work already split over threads by
+    :class:`BlasTasks`, whose tasks must not also wake the pool."""
+
+    def __enter__(self) -> None:
+        _Pool.busy.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        _Pool.busy.release()
