@@ -104,22 +104,29 @@ def _overlap(like: Any, flop: float) -> BlasTasks | None:
     return BlasTasks.create(like) if flop >= _OVERLAP_MIN_FLOP else None
 
 
-def _project(x: Any, wT: Any, out: Any, tasks: BlasTasks | None, spans: list) -> None:
+def _project(
+    x: Any, wT: Any, out: Any, tasks: BlasTasks | None, spans: list, bias: Any = None
+) -> Any:
     """``out[t] = x_t wT`` for all steps (the input projections, which do not depend on the
     recurrence): one GEMM; or, with a helper thread, the loop's first span here and the
-    others queued (the loop joins task k − 1 before it starts span k)."""
+    others queued (the loop joins task k − 1 before it starts span k), each span adding
+    ``bias`` too. Returns the bias the loop must still add per step (``None`` when the
+    spans added it, or there is none)."""
     xp = get_array_module(x)
     I, G = x.shape[2], wT.shape[1]
 
     def project(t0: int, t1: int) -> None:
-        xp.matmul(x[t0:t1].reshape(-1, I), wT, out=out[t0:t1].reshape(-1, G))
+        o = xp.matmul(x[t0:t1].reshape(-1, I), wT, out=out[t0:t1].reshape(-1, G))
+        if bias is not None:
+            o += bias
 
     if tasks is None:
-        project(0, x.shape[0])
-        return
+        xp.matmul(x.reshape(-1, I), wT, out=out.reshape(-1, G))
+        return bias  # added per step by the loop, while the step's rows are in cache
     project(spans[0][0], spans[0][1])
     for t0, t1, _ in spans[1:]:
         tasks.add(partial(project, t0, t1))
+    return None
 
 
 class _Grads:
@@ -223,8 +230,8 @@ class RNNLayer(Function):
         tasks = _overlap(x, 2.0 * T * B * I * H)
         spans = _spans(T, reverse, tasks)
         Z = xp.empty((T, B, H), dtype=x.dtype)
-        _project(x, w_ih.T, Z, tasks, spans)  # all input projections (Note [BLAS helper thread])
         bias = None if b_ih is None else b_ih + b_hh
+        bias = _project(x, w_ih.T, Z, tasks, spans, bias)  # Note [BLAS helper thread]
         w_hhT = w_hh.T
         h = h0
         # Note [small products on one BLAS thread] (the helper exists only where it applies)
@@ -322,8 +329,8 @@ class LSTMLayer(Function):
         tasks = _overlap(x, 8.0 * T * B * I * H)
         spans = _spans(T, reverse, tasks)
         A = xp.empty((T, B, 4 * H), dtype=x.dtype)
-        _project(x, (w_ih[perm] * scale).T, A, tasks, spans)  # Note [BLAS helper thread]
         bias = None if b_ih is None else (b_ih + b_hh)[perm] * scale[:, 0]
+        bias = _project(x, (w_ih[perm] * scale).T, A, tasks, spans, bias)  # Note [BLAS helper]
         w_hhT = (w_hh[perm] * scale).T
         Y = xp.empty((T + 2, B, H), dtype=x.dtype)
         C = xp.empty((T, B, H), dtype=x.dtype)
@@ -368,12 +375,14 @@ class LSTMLayer(Function):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         i, f, g = A[..., :H], A[..., H : 2 * H], A[..., 3 * H :]
-        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once,
-        # in chunks of steps on the intra-op pool (element-wise: Note [intra-op threads])
+        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once:
+        # in chunks of steps on the intra-op pool (element-wise: Note [intra-op threads]), or
+        # span by span on the helper thread ahead of the loop (Note [BLAS helper thread])
         S = xp.empty((T, B, 3 * H), dtype=A.dtype)  # σ' = a(1 − a) of i, f, o
         P = xp.empty_like(TC)  # P = o ⊙ (1 − tanh² c_t): ∂C/∂c_t gets ∂C/∂h_t ⊙ P
         R = xp.empty((T, B, 3, H), dtype=A.dtype)  # [δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R
-        c_prev = _previous(C, c0, reverse)
+        Q = S[..., 2 * H :]  # δ^o = ∂C/∂h_t ⊙ Q, Q = tanh c_t ⊙ o(1 − o)
+        c_prev = xp.empty_like(C)
 
         def factors(a: int, b: int) -> None:
             s, tc, ga = S[a:b], TC[a:b], g[a:b]
@@ -382,24 +391,32 @@ class LSTMLayer(Function):
             p = xp.multiply(tc, tc, out=P[a:b])
             xp.subtract(1, p, out=p)
             p *= A[a:b, :, 2 * H : 3 * H]
-            s[..., 2 * H :] *= tc  # Q = tanh c_t ⊙ o(1 − o): δ^o = ∂C/∂h_t ⊙ Q
+            s[..., 2 * H :] *= tc
             xp.multiply(ga, s[..., :H], out=R[a:b, :, 0])
-            xp.multiply(c_prev[a:b], s[..., H : 2 * H], out=R[a:b, :, 1])
+            cp = _previous_span(C, c0, reverse, a, b, c_prev[a:b])
+            xp.multiply(cp, s[..., H : 2 * H], out=R[a:b, :, 1])
             r2 = xp.multiply(ga, ga, out=R[a:b, :, 2])
             xp.subtract(1, r2, out=r2)
             r2 *= i[a:b]
 
-        parallel_for(T, factors, 14 * TC.nbytes, TC)
-        Q = S[..., 2 * H :]
-        dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
-        tmp = xp.empty((B, H), dtype=A.dtype)
         I = x.shape[2]
         tasks = _overlap(gY, 8.0 * T * B * H * (2 * I + H))
+        spans = _spans(T, not reverse, tasks)
+        if tasks is None:
+            parallel_for(T, factors, 14 * TC.nbytes, TC)
+        else:
+            factors(spans[0][0], spans[0][1])
+            for t0, t1, _ in spans[1:]:  # tasks 0 .. n−2: the factors of spans 1 .. n−1
+                tasks.add(partial(factors, t0, t1))
+        dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
+        tmp = xp.empty((B, H), dtype=A.dtype)
         grads = _Grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
         dh = gY[T].copy()
         dc = gY[T + 1].copy()
         with single_thread_blas():
-            for t0, t1, steps in _spans(T, not reverse, tasks):
+            for k, (t0, t1, steps) in enumerate(spans):
+                if tasks is not None and k:
+                    tasks.join(k - 1)  # this span's factors
                 for t in steps:
                     dh += gY[t]
                     dc += xp.multiply(dh, P[t], out=tmp)
