@@ -150,12 +150,22 @@ class _Grads:
         self.parts: dict[int, tuple[Any, Any]] = {}
 
     def span(self, t0: int, t1: int) -> None:
+        """All the gradients' parts for steps t0..t1."""
+        self.span_dx(t0, t1)
+        self.span_dw(t0, t1)
+
+    def span_dx(self, t0: int, t1: int) -> None:
+        """∂C/∂x_t for steps t0..t1 (none when x needs no gradient)."""
+        if self.dx is not None:
+            d2 = self.dZ[t0:t1].reshape(-1, self.dZ.shape[2])
+            self.xp.matmul(d2, self.w_ih, out=self.dx[t0:t1].reshape(-1, self.x.shape[2]))
+
+    def span_dw(self, t0: int, t1: int) -> None:
+        """The parts of ∂C/∂W_ih, ∂C/∂W_hh and ∂C/∂b from steps t0..t1."""
         xp, x = self.xp, self.x
         B, G = self.dZ.shape[1], self.dZ.shape[2]
         I, H = x.shape[2], self.states.shape[2]
         d2 = self.dZ[t0:t1].reshape(-1, G)
-        if self.dx is not None:
-            xp.matmul(d2, self.w_ih, out=self.dx[t0:t1].reshape(-1, I))
         db = d2.sum(axis=0) if self.has_bias else None
         dW = None
         if self.want_ih and self.want_hh:
@@ -277,7 +287,8 @@ class RNNLayer(Function):
                     dz = xp.multiply(dh, D[t], out=dZ[t])
                     dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
                 if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
-                    tasks.add(partial(grads.span, t0, t1))
+                    tasks.add(partial(grads.span_dw, t0, t1))
+                    tasks.add(partial(grads.span_dx, t0, t1))
             if tasks is not None:
                 tasks.join_all()
         if tasks is None:
@@ -285,6 +296,43 @@ class RNNLayer(Function):
         dx, dw_ih, dw_hh, db = grads.result()
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
+
+
+class _LSTMFactors:
+    r"""The factors of the LSTM's BPTT equations that do not depend on ∂C/∂h, for all steps:
+    σ' = a(1 − a) of i, f, o (``S``), :math:`P = o ⊙ (1 − \tanh^2 c_t)` (∂C/∂c_t gains
+    ∂C/∂h_t ⊙ P), :math:`Q = \tanh c_t ⊙ o(1 − o)` (δ^o = ∂C/∂h_t ⊙ Q) and
+    :math:`R = [g ⊙ i(1−i),\ c_{t−1} ⊙ f(1−f),\ i ⊙ (1 − g^2)]` ([δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R),
+    computed span by span of steps (:meth:`span`) from the activated gates ``A`` (i, f, o, g),
+    the cells ``C`` and their tanh ``TC``."""
+
+    def __init__(self, A: Any, C: Any, TC: Any, c0: Any, reverse: bool) -> None:
+        xp = get_array_module(A)
+        T, B, H = C.shape
+        self.A, self.C, self.TC, self.c0, self.reverse = A, C, TC, c0, reverse
+        self.S = xp.empty((T, B, 3 * H), dtype=A.dtype)
+        self.P = xp.empty_like(TC)
+        self.R = xp.empty((T, B, 3, H), dtype=A.dtype)
+        self.Q = self.S[..., 2 * H :]
+        self.c_prev = xp.empty_like(C)
+
+    def span(self, a: int, b: int) -> None:
+        xp = get_array_module(self.A)
+        H = self.C.shape[2]
+        A, S, R = self.A, self.S, self.R
+        s, tc, ga = S[a:b], self.TC[a:b], A[a:b, :, 3 * H :]
+        xp.subtract(1, A[a:b, :, : 3 * H], out=s)
+        s *= A[a:b, :, : 3 * H]
+        p = xp.multiply(tc, tc, out=self.P[a:b])
+        xp.subtract(1, p, out=p)
+        p *= A[a:b, :, 2 * H : 3 * H]
+        s[..., 2 * H :] *= tc
+        xp.multiply(ga, s[..., :H], out=R[a:b, :, 0])
+        cp = _previous_span(self.C, self.c0, self.reverse, a, b, self.c_prev[a:b])
+        xp.multiply(cp, s[..., H : 2 * H], out=R[a:b, :, 1])
+        r2 = xp.multiply(ga, ga, out=R[a:b, :, 2])
+        xp.subtract(1, r2, out=r2)
+        r2 *= A[a:b, :, :H]
 
 
 class LSTMLayer(Function):
@@ -338,9 +386,13 @@ class LSTMLayer(Function):
         hz = xp.empty((B, 4 * H), dtype=x.dtype)
         ig = xp.empty((B, H), dtype=x.dtype)
         h, c = h0, c0
+        # with a helper thread, training: the BPTT factors of each finished span on it
+        factors = None
+        if tasks is not None and any(ctx.needs_input_grad):
+            factors = _LSTMFactors(A, C, TC, c0, reverse)
         # e^{−z} = inf gives σ = 0 exactly; Note [small products on one BLAS thread]
         with errstate(over="ignore"), single_thread_blas():
-            for k, (_, _, steps) in enumerate(spans):
+            for k, (t0, t1, steps) in enumerate(spans):
                 if tasks is not None and k:
                     tasks.join(k - 1)  # this span's projections
                 for t in steps:
@@ -359,11 +411,16 @@ class LSTMLayer(Function):
                     tc = xp.tanh(ct, out=TC[t])
                     h = xp.multiply(a[:, 2 * H : 3 * H], tc, out=Y[t])  # o ⊙ tanh c_t
                     c = ct
+                if factors is not None:
+                    tasks.add(partial(factors.span, t0, t1))
+            if tasks is not None:
+                tasks.join_all()
         Y[T] = h
         Y[T + 1] = c
         ctx.i_w_ih = 3
         ctx.has_bias = b_ih is not None
         ctx.reverse = reverse
+        ctx.factors = factors
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, A, C, TC, Y)
         return Y
 
@@ -374,49 +431,23 @@ class LSTMLayer(Function):
         xp = get_array_module(gY)
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        i, f, g = A[..., :H], A[..., H : 2 * H], A[..., 3 * H :]
-        # factors of the BPTT equations that do not depend on ∂C/∂h, for all steps at once:
-        # in chunks of steps on the intra-op pool (element-wise: Note [intra-op threads]), or
-        # span by span on the helper thread ahead of the loop (Note [BLAS helper thread])
-        S = xp.empty((T, B, 3 * H), dtype=A.dtype)  # σ' = a(1 − a) of i, f, o
-        P = xp.empty_like(TC)  # P = o ⊙ (1 − tanh² c_t): ∂C/∂c_t gets ∂C/∂h_t ⊙ P
-        R = xp.empty((T, B, 3, H), dtype=A.dtype)  # [δ^i, δ^f, δ^g] = ∂C/∂c_t ⊙ R
-        Q = S[..., 2 * H :]  # δ^o = ∂C/∂h_t ⊙ Q, Q = tanh c_t ⊙ o(1 − o)
-        c_prev = xp.empty_like(C)
-
-        def factors(a: int, b: int) -> None:
-            s, tc, ga = S[a:b], TC[a:b], g[a:b]
-            xp.subtract(1, A[a:b, :, : 3 * H], out=s)
-            s *= A[a:b, :, : 3 * H]
-            p = xp.multiply(tc, tc, out=P[a:b])
-            xp.subtract(1, p, out=p)
-            p *= A[a:b, :, 2 * H : 3 * H]
-            s[..., 2 * H :] *= tc
-            xp.multiply(ga, s[..., :H], out=R[a:b, :, 0])
-            cp = _previous_span(C, c0, reverse, a, b, c_prev[a:b])
-            xp.multiply(cp, s[..., H : 2 * H], out=R[a:b, :, 1])
-            r2 = xp.multiply(ga, ga, out=R[a:b, :, 2])
-            xp.subtract(1, r2, out=r2)
-            r2 *= i[a:b]
-
+        f = A[..., H : 2 * H]
+        factors = ctx.factors  # computed by the forward's helper thread, or here, on the pool
+        if factors is None:
+            factors = _LSTMFactors(A, C, TC, c0, reverse)
+            parallel_for(T, factors.span, 14 * TC.nbytes, TC)
+        ctx.factors = None
+        P, Q, R = factors.P, factors.Q, factors.R
         I = x.shape[2]
         tasks = _overlap(gY, 8.0 * T * B * H * (2 * I + H))
         spans = _spans(T, not reverse, tasks)
-        if tasks is None:
-            parallel_for(T, factors, 14 * TC.nbytes, TC)
-        else:
-            factors(spans[0][0], spans[0][1])
-            for t0, t1, _ in spans[1:]:  # tasks 0 .. n−2: the factors of spans 1 .. n−1
-                tasks.add(partial(factors, t0, t1))
         dZ = xp.empty((T, B, 4, H), dtype=A.dtype)  # δ in PyTorch's gate order (i, f, g, o)
         tmp = xp.empty((B, H), dtype=A.dtype)
         grads = _Grads(ctx, dZ.reshape(T, B, 4 * H), x, w_ih, Y[:T], h0, 4)
         dh = gY[T].copy()
         dc = gY[T + 1].copy()
         with single_thread_blas():
-            for k, (t0, t1, steps) in enumerate(spans):
-                if tasks is not None and k:
-                    tasks.join(k - 1)  # this span's factors
+            for t0, t1, steps in spans:
                 for t in steps:
                     dh += gY[t]
                     dc += xp.multiply(dh, P[t], out=tmp)
@@ -425,7 +456,8 @@ class LSTMLayer(Function):
                     dc *= f[t]  # ∂C/∂c_{t−1}
                     dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
                 if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
-                    tasks.add(partial(grads.span, t0, t1))
+                    tasks.add(partial(grads.span_dw, t0, t1))
+                    tasks.add(partial(grads.span_dx, t0, t1))
             if tasks is not None:
                 tasks.join_all()
         if tasks is None:
