@@ -319,3 +319,30 @@ def test_conv_in_tasks_matches_pytorch(nd, sample, dtype, blas_tasks, monkeypatc
     stride = sample.kwargs.get("stride", 1)
     pointwise = all(k == 1 for k in args[1].shape[2:]) and stride in (1, (1, 1), (1,))
     assert any(blas_tasks) == (sample.kwargs.get("groups", 1) == 1 and not pointwise)
+
+
+@pytest.mark.parametrize("frozen", ["weight", "bias", "both"])
+def test_conv_in_tasks_with_frozen_parameters(frozen, blas_tasks, monkeypatch):
+    """The task path's block sums with one of ∂C/∂W, ∂C/∂b not wanted (bias-only blocks)."""
+    from chainrule.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", 1)  # one image per block
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 3, 6, 7)).astype(np.float32)
+    u = rng.uniform(-1, 1, (5, 4, 6, 7)).astype(np.float32)
+    conv, tconv = cr.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(3, 4, 3, padding=1)
+    conv.load_state_dict({k: v.detach().numpy() for k, v in tconv.state_dict().items()})
+    for name in ("weight", "bias") if frozen == "both" else (frozen,):
+        getattr(conv, name).requires_grad_(False)
+        getattr(tconv, name).requires_grad_(False)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (conv(cx) * cr.tensor(u)).sum().backward()
+    (tconv(tx) * torch.tensor(u)).sum().backward()
+    assert_close(cx.grad, tx.grad, np.dtype("float32"), "grad of input")
+    for name in ("weight", "bias"):
+        c, t = getattr(conv, name), getattr(tconv, name)
+        if t.requires_grad:
+            assert_close(c.grad, t.grad, np.dtype("float32"), f"grad of {name}")
+        else:
+            assert c.grad is None
+    assert any(blas_tasks)

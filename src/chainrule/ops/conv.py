@@ -177,12 +177,14 @@ def _backward_in_tasks(
     gc: Any,
     w: Any,
     cols: Any,
+    need_b: bool,
     padded_hw: tuple[int, int],
     dilation: tuple[int, int],
-) -> tuple[Any, Any]:
-    """(∂C/∂x_pad, ∂C/∂W or None) of a stride-1, groups-1 convolution from ``gc`` (O, N, Ho,
-    Wo), block by block of images in ``tasks`` (Note [convolution backward in tasks]); the
-    input gradient through the wide col2im."""
+) -> tuple[Any, Any, Any]:
+    """(∂C/∂x_pad, ∂C/∂W or None, ∂C/∂b or None) of a stride-1, groups-1 convolution from
+    ``gc`` (O, N, Ho, Wo), block by block of images in ``tasks`` (Note [convolution backward
+    in tasks]); the input gradient through the wide col2im. The weight gradient's blocks
+    (or, without it, blocks of their own) also sum the bias gradient."""
     xp = get_array_module(gc)
     o, n, ho, wo = gc.shape
     _, c, kh, kw = w.shape
@@ -200,12 +202,13 @@ def _backward_in_tasks(
         dxpad[:, s0:s1] = col2im_wide(dcols, c, s1 - s0, (hp, wp), (kh, kw), dilation, ho)
 
     def dw_block(s0: int, s1: int) -> None:
-        gb = gc[:, s0:s1].reshape(o, -1)
-        parts[s0] = gb @ cols[:, s0 * length : s1 * length].T
+        gb = gc[:, s0:s1].reshape(o, -1)  # a copy when g is NCHW (in cache for the GEMM)
+        dw = None if cols is None else gb @ cols[:, s0 * length : s1 * length].T
+        parts[s0] = (dw, gb.sum(axis=1) if need_b else None)
 
     row_bytes = wt.shape[0] * gc.dtype.itemsize
     with kernels_inline():
-        if cols is not None:
+        if cols is not None or need_b:
             nb = max(1, (2 * _BLOCK_BYTES) // (row_bytes * length))
             for s0 in range(0, n, nb):
                 tasks.add(partial(dw_block, s0, min(n, s0 + nb)))
@@ -214,14 +217,18 @@ def _backward_in_tasks(
             tasks.add(partial(dx_block, s0, min(n, s0 + nb)))
         with single_thread_blas():
             tasks.join_all()
-    gw = None
+    gw = gb = None
+    blocks = sorted(parts)  # the sums over blocks, added in block order
     if cols is not None:
-        blocks = sorted(parts)
-        gw = parts[blocks[0]]
+        gw = parts[blocks[0]][0]
         for s0 in blocks[1:]:
-            gw += parts[s0]
+            gw += parts[s0][0]
         gw = gw.reshape(w.shape)
-    return dxpad, gw
+    if need_b:
+        gb = parts[blocks[0]][1]
+        for s0 in blocks[1:]:
+            gb += parts[s0][1]
+    return dxpad, gw, gb
 
 
 def _forward_in_tasks(
@@ -344,25 +351,27 @@ class Conv2d(Function):
         if ctx.one_d:  # w was saved in its 2-D form
             g = g[:, :, None, :]
         gc = g.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo): free when g is in the CNHW layout
-        g2 = gc.reshape(o, n * ho * wo)
         gx = gw = gb = None
-        if need_b:
-            gb = g2.sum(axis=1)
         wide = sh == sw == 1 and wo < _WIDE_COL2IM_MAX_WIDTH and (kh > 1 or kw > 1)
         tasks = None
         if need_x and wide and groups == 1 and 2 * k * o * n * ho * wp >= _TASKS_MIN_FLOP:
             tasks = BlasTasks.create(g)
-        if need_w and tasks is None:
-            gw = _mm(g2.reshape(groups, og, -1), cols.reshape(groups, k, -1).transpose(0, 2, 1))
-            gw = gw.reshape(o, cg, kh, kw)
-        if tasks is not None:  # Note [convolution backward in tasks]
-            dxpad, gw = _backward_in_tasks(
-                tasks, gc, w, cols if need_w else None, (hp, wp), (dh, dw)
+        if tasks is not None:  # Note [convolution backward in tasks]: g read block by block
+            dxpad, gw, gb = _backward_in_tasks(
+                tasks, gc, w, cols if need_w else None, need_b, (hp, wp), (dh, dw)
             )
             gx = fold_padding(dxpad, pads, mode).transpose(1, 0, 2, 3)
-        elif need_x and sh == sw == 1 and _dx_as_correlation_pays(cg, og, kh * kw):
+        g2 = None if tasks is not None else gc.reshape(o, n * ho * wo)  # a copy for NCHW g
+        if need_b and g2 is not None:
+            gb = g2.sum(axis=1)
+        if need_w and g2 is not None:
+            gw = _mm(g2.reshape(groups, og, -1), cols.reshape(groups, k, -1).transpose(0, 2, 1))
+            gw = gw.reshape(o, cg, kh, kw)
+        if tasks is not None or not need_x:
+            pass  # ∂C/∂x came from the tasks, or is not wanted
+        elif sh == sw == 1 and _dx_as_correlation_pays(cg, og, kh * kw):
             gx = _dx_full_correlation(gc, w, groups, (dh, dw), pads, mode).transpose(1, 0, 2, 3)
-        elif need_x:
+        else:
             wt = w.reshape(groups, og, k).transpose(0, 2, 1)  # Wᵀ per group: (G, K, O/G)
             if sh == sw == 1 and wo < _WIDE_COL2IM_MAX_WIDTH and (kh > 1 or kw > 1):
                 xp = get_array_module(g)
