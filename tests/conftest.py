@@ -50,7 +50,7 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def blas_tasks(monkeypatch):
-    """Turn on Note [BLAS helper thread] for every size: the thread-local BLAS setting as
+    """Turn on Note [BLAS helper thread] for every size: the BLAS thread-count setter as
     where OpenBLAS's workers sleep, two intra-op threads, no minimum work for the recurrent
     layers' and the convolutions' tasks. Yields the list of ``BlasTasks.create`` results
     (True where a helper was used) so tests can check the path they meant was taken."""
@@ -58,7 +58,7 @@ def blas_tasks(monkeypatch):
     from chainrule.ops import _rnn_kernels, conv
 
     setter = backend._find_openblas_local_setter()
-    if setter is None:  # only NumPy builds without OpenBLAS's thread-local call lack it
+    if setter is None:  # only NumPy builds without openblas_set_num_threads_local lack it
         assert np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas"
         pytest.skip("this NumPy's BLAS has no openblas_set_num_threads_local")
     monkeypatch.setattr(backend, "_blas_set_local", setter)

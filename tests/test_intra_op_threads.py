@@ -364,11 +364,11 @@ def _probe(env_timeout):
 
 def test_single_thread_blas_only_when_openblas_workers_sleep():
     """With OpenBLAS's default spin the block does nothing; with OPENBLAS_THREAD_TIMEOUT=4
-    the loop's products run on the calling thread (the thread-local setting is 1 inside
+    the loop's products run on one thread (OpenBLAS's thread count is 1 inside
     and restored after), and the recurrent layers compute the same values either way."""
     default, sleepy = _probe(None), _probe("4")
     assert default["setter"] is False
-    if not sleepy["setter"]:  # a NumPy whose OpenBLAS lacks the thread-local call
+    if not sleepy["setter"]:  # a NumPy whose OpenBLAS lacks openblas_set_num_threads_local
         assert np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas"
         return
     assert sleepy["inside"] == 1

@@ -334,9 +334,13 @@ def parallel_for(n: int, fn: Callable[[int, int], Any], nbytes: int, like: Any =
 #     ``OPENBLAS_THREAD_TIMEOUT`` makes them sleep within ~2^18 cycles (0.1 ms: less than one
 #     step's element-wise work), every product pays their wake-up: measured in the loop,
 #     130-180 us for a product that takes 74 us with awake workers and 100 us on one thread.
-#     In that configuration chainrule runs the loops' products on the calling thread only,
-#     through OpenBLAS's thread-local ``openblas_set_num_threads_local`` (OpenBLAS >= 0.3.27;
-#     other threads and the large products before and after the loop keep every thread).
+#     In that configuration chainrule runs the loops' products on one thread, setting
+#     OpenBLAS's thread count to 1 for the loop and back after it through
+#     ``openblas_set_num_threads_local`` (OpenBLAS >= 0.3.27), which returns the previous
+#     count. Despite its name the count it sets is process-wide (measured: set in one thread,
+#     seen in another), so the large products before and after the loop keep every thread
+#     only because the loop restores it; two Python threads running such loops at once can
+#     leave each other's products on one thread until they finish (speed only).
 #     Measured, fwd+bwd of a 50-step layer (batch 64, hidden 128, 2 threads), with
 #     ``OPENBLAS_THREAD_TIMEOUT=4``: LSTM 0.91-0.92, GRU 0.86, RNN 0.56 of the time with both
 #     threads; with OpenBLAS's default spin, one thread was 3-7% slower, so there it is not
@@ -398,16 +402,18 @@ class single_thread_blas:  # noqa: N801 - used like a function, as a context man
 #     time into tasks that a helper thread runs while the loop goes on (the projections of
 #     later steps before the loop reaches them, the gradients of the steps the backward loop
 #     has finished), and the caller joins in once its loop is done, running every task not
-#     yet started. Both threads call BLAS at once, each asking OpenBLAS for one thread
-#     (thread-local; without it two callers fight over OpenBLAS's pool, measured 7x slower).
+#     yet started. Both threads call BLAS at once, so tasks are only queued and run inside a
+#     :class:`single_thread_blas` block of the caller (OpenBLAS on one thread; two callers of
+#     a multi-threaded OpenBLAS fight over its pool, measured 7x slower), and are all joined
+#     before the block ends.
 #     It is used where Note [small products on one BLAS thread] applies, i.e. where
 #     OpenBLAS's idle workers sleep: with its default spin, the workers of the last
 #     multi-threaded product keep spinning for ~0.1 s and take the helper's core (measured,
 #     LSTM fwd+bwd 1.25x slower than without the helper). Measured with
 #     ``OPENBLAS_THREAD_TIMEOUT=4``, LSTM seq 50, batch 64, hidden 128, fwd+bwd at 2 threads:
-#     0.72-0.74 of the time without the helper. Each task writes its own memory; sums over
-#     tasks (the weight gradients) are added in time order, so results do not depend on which
-#     thread ran which task.
+#     66-67 -> 42 ms (0.62-0.64) against the layer before this Note and the one above. Each
+#     task writes its own memory; sums over tasks (the weight gradients) are added in time
+#     order, so results do not depend on which thread ran which task.
 class _Task:
     __slots__ = ("claimed", "done", "error", "fn")
 
@@ -435,8 +441,6 @@ class _Helper:
 
 
 def _helper_main(queue: Any) -> None:
-    if _blas_set_local is not None:
-        _blas_set_local(1)
     while True:
         queue.get().run_if_unclaimed()
 
@@ -451,8 +455,9 @@ if hasattr(os, "register_at_fork"):
 
 class BlasTasks:
     """Large matrix products run by a helper thread while the caller goes on (Note [BLAS
-    helper thread]). :meth:`create` returns ``None`` where that cannot help: one thread, no
-    thread-local BLAS setting, or GPU arrays; the caller then computes inline."""
+    helper thread]): queue and join them inside a :class:`single_thread_blas` block.
+    :meth:`create` returns ``None`` where that cannot help (one thread, OpenBLAS's workers
+    spinning, another BLAS, GPU arrays); the caller then computes inline."""
 
     def __init__(self) -> None:
         self.tasks: list[_Task] = []

@@ -241,11 +241,11 @@ class RNNLayer(Function):
         spans = _spans(T, reverse, tasks)
         Z = xp.empty((T, B, H), dtype=x.dtype)
         bias = None if b_ih is None else b_ih + b_hh
-        bias = _project(x, w_ih.T, Z, tasks, spans, bias)  # Note [BLAS helper thread]
-        w_hhT = w_hh.T
-        h = h0
-        # Note [small products on one BLAS thread] (the helper exists only where it applies)
         with single_thread_blas():
+            bias = _project(x, w_ih.T, Z, tasks, spans, bias)  # Note [BLAS helper thread]
+            w_hhT = w_hh.T
+            h = h0
+            # Note [small products on one BLAS thread] (the helper exists only where it applies)
             for k, (_, _, steps) in enumerate(spans):
                 if tasks is not None and k:
                     tasks.join(k - 1)  # this span's projections
@@ -378,20 +378,20 @@ class LSTMLayer(Function):
         spans = _spans(T, reverse, tasks)
         A = xp.empty((T, B, 4 * H), dtype=x.dtype)
         bias = None if b_ih is None else (b_ih + b_hh)[perm] * scale[:, 0]
-        bias = _project(x, (w_ih[perm] * scale).T, A, tasks, spans, bias)  # Note [BLAS helper]
-        w_hhT = (w_hh[perm] * scale).T
-        Y = xp.empty((T + 2, B, H), dtype=x.dtype)
-        C = xp.empty((T, B, H), dtype=x.dtype)
-        TC = xp.empty((T, B, H), dtype=x.dtype)
-        hz = xp.empty((B, 4 * H), dtype=x.dtype)
-        ig = xp.empty((B, H), dtype=x.dtype)
-        h, c = h0, c0
-        # with a helper thread, training: the BPTT factors of each finished span on it
-        factors = None
-        if tasks is not None and any(ctx.needs_input_grad):
-            factors = _LSTMFactors(A, C, TC, c0, reverse)
-        # e^{−z} = inf gives σ = 0 exactly; Note [small products on one BLAS thread]
         with errstate(over="ignore"), single_thread_blas():
+            bias = _project(x, (w_ih[perm] * scale).T, A, tasks, spans, bias)  # Note [BLAS helper]
+            w_hhT = (w_hh[perm] * scale).T
+            Y = xp.empty((T + 2, B, H), dtype=x.dtype)
+            C = xp.empty((T, B, H), dtype=x.dtype)
+            TC = xp.empty((T, B, H), dtype=x.dtype)
+            hz = xp.empty((B, 4 * H), dtype=x.dtype)
+            ig = xp.empty((B, H), dtype=x.dtype)
+            h, c = h0, c0
+            # with a helper thread, training: the BPTT factors of each finished span on it
+            factors = None
+            if tasks is not None and any(ctx.needs_input_grad):
+                factors = _LSTMFactors(A, C, TC, c0, reverse)
+            # e^{−z} = inf gives σ = 0 exactly; Note [small products on one BLAS thread]
             for k, (t0, t1, steps) in enumerate(spans):
                 if tasks is not None and k:
                     tasks.join(k - 1)  # this span's projections
@@ -411,7 +411,7 @@ class LSTMLayer(Function):
                     tc = xp.tanh(ct, out=TC[t])
                     h = xp.multiply(a[:, 2 * H : 3 * H], tc, out=Y[t])  # o ⊙ tanh c_t
                     c = ct
-                if factors is not None:
+                if tasks is not None and factors is not None:
                     tasks.add(partial(factors.span, t0, t1))
             if tasks is not None:
                 tasks.join_all()

@@ -167,9 +167,12 @@ def _dx_full_correlation(
 # the input gradient as Wᵀ G_b followed by the block's col2im, whose columns are still in
 # cache. Splitting each GEMM and each col2im over both threads instead pays two thread
 # wake-ups per block and runs small GEMMs at poor two-thread efficiency. Measured, Conv2d
-# 32->64 at 14x14, batch 128, ∂C/∂W + ∂C/∂x with OPENBLAS_THREAD_TIMEOUT=4: 39-44 ms -> 22-23
-# ms. The weight gradient's blocks hold ~4 MB of columns, the input gradient's ~2 MB.
-_TASKS_MIN_FLOP = 4e6
+# 32->64 at 14x14, batch 128, fwd+bwd with OPENBLAS_THREAD_TIMEOUT=4: 56.3 -> 41.1 ms (0.73;
+# 16->32 at 28x28 0.75). Small convolutions gain nothing (LeNet-5's step 1.01, Conv2d 1->32
+# at 28x28 1.01: below 2e8 FLOP per GEMM they keep the pool), nor does the path of Note [input
+# gradient as a full correlation] (64->64 at 7x7: 1.06 of it). The weight gradient's blocks
+# hold ~4 MB of columns, the input gradient's ~2 MB.
+_TASKS_MIN_FLOP = 2e8
 
 
 def _backward_in_tasks(
@@ -207,7 +210,7 @@ def _backward_in_tasks(
         parts[s0] = (dw, gb.sum(axis=1) if need_b else None)
 
     row_bytes = wt.shape[0] * gc.dtype.itemsize
-    with kernels_inline():
+    with kernels_inline(), single_thread_blas():  # Note [BLAS helper thread]
         if cols is not None or need_b:
             nb = max(1, (2 * _BLOCK_BYTES) // (row_bytes * length))
             for s0 in range(0, n, nb):
@@ -215,8 +218,7 @@ def _backward_in_tasks(
         nb = max(1, _BLOCK_BYTES // (row_bytes * ho * wp))
         for s0 in range(0, n, nb):
             tasks.add(partial(dx_block, s0, min(n, s0 + nb)))
-        with single_thread_blas():
-            tasks.join_all()
+        tasks.join_all()
     gw = gb = None
     blocks = sorted(parts)  # the sums over blocks, added in block order
     if cols is not None:
@@ -259,12 +261,19 @@ def _forward_in_tasks(
             yb += b[:, None]
 
     nb = max(1, _BLOCK_BYTES // (k * length * xpad.dtype.itemsize))
-    with kernels_inline():
+    with kernels_inline(), single_thread_blas():  # Note [BLAS helper thread]
         for s0 in range(0, n, nb):
             tasks.add(partial(block, s0, min(n, s0 + nb)))
-        with single_thread_blas():
-            tasks.join_all()
+        tasks.join_all()
     return cols, y
+
+
+def _squeeze_1d(one_d: bool, gx: Any, gw: Any, gb: Any) -> tuple[Any, Any, Any, None]:
+    """Conv2d.backward's result, conv1d's height-1 axis dropped again."""
+    if one_d:
+        gx = None if gx is None else gx[:, :, 0, :]
+        gw = None if gw is None else gw[:, :, 0, :]
+    return gx, gw, gb, None
 
 
 class Conv2d(Function):
@@ -354,22 +363,29 @@ class Conv2d(Function):
         gx = gw = gb = None
         wide = sh == sw == 1 and wo < _WIDE_COL2IM_MAX_WIDTH and (kh > 1 or kw > 1)
         tasks = None
-        if need_x and wide and groups == 1 and 2 * k * o * n * ho * wp >= _TASKS_MIN_FLOP:
+        if (
+            need_x
+            and wide
+            and groups == 1
+            and not _dx_as_correlation_pays(cg, og, kh * kw)  # that path was as fast
+            and 2 * k * o * n * ho * wp >= _TASKS_MIN_FLOP
+        ):
             tasks = BlasTasks.create(g)
         if tasks is not None:  # Note [convolution backward in tasks]: g read block by block
             dxpad, gw, gb = _backward_in_tasks(
                 tasks, gc, w, cols if need_w else None, need_b, (hp, wp), (dh, dw)
             )
             gx = fold_padding(dxpad, pads, mode).transpose(1, 0, 2, 3)
-        g2 = None if tasks is not None else gc.reshape(o, n * ho * wo)  # a copy for NCHW g
-        if need_b and g2 is not None:
+            return _squeeze_1d(ctx.one_d, gx, gw, gb)
+        g2 = gc.reshape(o, n * ho * wo)  # a copy when g is NCHW
+        if need_b:
             gb = g2.sum(axis=1)
-        if need_w and g2 is not None:
+        if need_w:
             gw = _mm(g2.reshape(groups, og, -1), cols.reshape(groups, k, -1).transpose(0, 2, 1))
             gw = gw.reshape(o, cg, kh, kw)
-        if tasks is not None or not need_x:
-            pass  # ∂C/∂x came from the tasks, or is not wanted
-        elif sh == sw == 1 and _dx_as_correlation_pays(cg, og, kh * kw):
+        if not need_x:
+            return _squeeze_1d(ctx.one_d, gx, gw, gb)
+        if sh == sw == 1 and _dx_as_correlation_pays(cg, og, kh * kw):
             gx = _dx_full_correlation(gc, w, groups, (dh, dw), pads, mode).transpose(1, 0, 2, 3)
         else:
             wt = w.reshape(groups, og, k).transpose(0, 2, 1)  # Wᵀ per group: (G, K, O/G)
@@ -391,10 +407,7 @@ class Conv2d(Function):
                 dcols = _mm(wt, g2.reshape(groups, og, -1)).reshape(groups * k, -1)
                 dxpad = col2im(dcols, c, n, (hp, wp), (kh, kw), (sh, sw), (dh, dw), (ho, wo))
             gx = fold_padding(dxpad, pads, mode).transpose(1, 0, 2, 3)
-        if ctx.one_d:
-            gx = None if gx is None else gx[:, :, 0, :]
-            gw = None if gw is None else gw[:, :, 0, :]
-        return gx, gw, gb, None
+        return _squeeze_1d(ctx.one_d, gx, gw, gb)
 
 
 # ---- public functions ----
