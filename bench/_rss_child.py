@@ -85,6 +85,15 @@ def load_data() -> tuple[np.ndarray, np.ndarray, str]:
     return x, y, "synthetic 60000 x 1 x 28 x 28 (Fashion-MNIST files absent)"
 
 
+MLP_SIZES = (784, 256, 128, 10)
+
+
+def mlp(nn):
+    """The MLP 784-256-128-10 of the train-step rows (``nn``: chainrule's or torch's)."""
+    (a, b, c, d) = MLP_SIZES
+    return nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, c), nn.ReLU(), nn.Linear(c, d))
+
+
 def lenet(nn):
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),

@@ -31,19 +31,15 @@ import json  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _rss_child import lenet  # noqa: E402
+from _rss_child import lenet, mlp  # noqa: E402
 
 BATCH = 128
 N_BATCHES = 469  # 60,032 images: one epoch of Fashion-MNIST at batch 128
 
 
 def build(nn, model: str):
-    """LeNet-5 exactly as the RSS epoch builds it, or the MLP 784-256-128-10."""
-    if model == "lenet":
-        return lenet(nn)
-    return nn.Sequential(
-        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
-    )
+    """LeNet-5 or the MLP 784-256-128-10, exactly as the in-process rows build them."""
+    return lenet(nn) if model == "lenet" else mlp(nn)
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # _common pins the thread pools: import it before NumPy and torch
 from _common import Case, print_table, run_cases, write_results  # noqa: E402
+from _rss_child import lenet  # noqa: E402  (the one LeNet-5 of every row)
 
 # isort: split
 import numpy as np  # noqa: E402
@@ -79,15 +80,6 @@ def _forward(cr_mod, t_mod, shape, seed=0):
             t_mod(tx)
 
     return ours, theirs
-
-
-def lenet(nn):
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )  # fmt: skip
 
 
 def _lenet_pair():

@@ -72,11 +72,11 @@ import bench_layers  # noqa: E402
 import bench_lstm  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _rss_child import MLP_SIZES, mlp  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 
 N = 128
-MLP_SIZES = (784, 256, 128, 10)
 FW = ("chainrule", "torch", "numpy")
 ROW_BUDGET_S = 30.0  # a row whose rounds would take longer gets fewer rounds (at least 5)
 RSS_MAX_S = 90.0  # per framework: a loaded machine gets a partial epoch (reported as such)
@@ -156,11 +156,6 @@ def sgemm_times(shapes: set[tuple[int, int, int]], repeat: int) -> dict:
 
 
 # ---- MLP: chainrule, PyTorch and a hand-written NumPy step ----
-def mlp(nn):
-    (a, b, c, d) = MLP_SIZES
-    return nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, c), nn.ReLU(), nn.Linear(c, d))
-
-
 def _state(tmod) -> dict:
     return {k: v.detach().numpy().copy() for k, v in tmod.state_dict().items()}
 

@@ -491,6 +491,19 @@ class BlasTasks:
         if task.error is not None:
             raise task.error
 
+    @staticmethod
+    def ordered_sum(parts: dict[int, Any]) -> Any:
+        """The sum of tasks' partial results, added in the order of their keys (never in the
+        order the threads happened to finish); ``None`` when there are none, or they are."""
+        keys = sorted(parts)
+        if not keys:
+            return None
+        total = parts[keys[0]]
+        if total is not None:
+            for key in keys[1:]:
+                total = total + parts[key]
+        return total
+
     def join_all(self) -> None:
         """Run every task the helper has not started, in order, then wait for the rest."""
         for task in self.tasks:

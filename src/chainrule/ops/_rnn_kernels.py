@@ -135,9 +135,9 @@ class _Grads:
     ∂C/∂x_t = δ_t W_ih, ∂C/∂b = Σ_t Σ_batch δ_t, and
     [∂C/∂W_ih, ∂C/∂W_hh] = Σ_t δ_tᵀ [x_t, h_{t−1}] as a single GEMM against the
     (rows, I + H) matrix of inputs and previous states (one larger GEMM runs faster than two).
-    :meth:`span` runs once over all steps, or per span on the helper thread while the
-    backward loop goes on (Note [BLAS helper thread]); the sums over spans are added up in
-    time order."""
+    :meth:`result` computes them over all steps at once, unless :meth:`queue` handed them to
+    the helper thread span by span while the backward loop went on (Note [BLAS helper
+    thread]); the sums over spans are added in time order."""
 
     def __init__(self, ctx: Any, dZ: Any, x: Any, w_ih: Any, states: Any, h0: Any, i_w_hh: int):
         self.xp = xp = get_array_module(dZ)
@@ -147,12 +147,16 @@ class _Grads:
         self.want_ih, self.want_hh = need[ctx.i_w_ih], need[i_w_hh]
         # a fresh array, not a view, so the engine need not copy it into x.grad
         self.dx = xp.empty(x.shape, dtype=x.dtype) if need[0] else None
-        self.parts: dict[int, tuple[Any, Any]] = {}
+        self.steps = dZ.shape[0]
+        self.dW: dict[int, Any] = {}
+        self.db: dict[int, Any] = {}
 
-    def span(self, t0: int, t1: int) -> None:
-        """All the gradients' parts for steps t0..t1."""
-        self.span_dx(t0, t1)
-        self.span_dw(t0, t1)
+    def queue(self, tasks: BlasTasks | None, t0: int, t1: int) -> None:
+        """Hand the parts of steps t0..t1 to the helper thread, once the backward loop has
+        finished them (nothing without a helper: :meth:`result` then does all steps at once)."""
+        if tasks is not None:
+            tasks.add(partial(self.span_dw, t0, t1))
+            tasks.add(partial(self.span_dx, t0, t1))
 
     def span_dx(self, t0: int, t1: int) -> None:
         """∂C/∂x_t for steps t0..t1 (none when x needs no gradient)."""
@@ -180,16 +184,16 @@ class _Grads:
             dW = d2.T @ _previous_span(self.states, self.h0, self.reverse, t0, t1, prev).reshape(
                 -1, H
             )
-        self.parts[t0] = (dW, db)
+        self.dW[t0], self.db[t0] = dW, db
 
     def result(self) -> tuple[Any, Any, Any, Any]:
-        """(∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b), the spans' sums added in time order."""
+        """(∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b): the spans' sums added in time order, or all
+        steps in one go when no span was queued."""
         xp = self.xp
-        parts = [self.parts[t0] for t0 in sorted(self.parts)]
-        dW, db = parts[0]
-        for w, b in parts[1:]:
-            dW = None if dW is None else dW + w
-            db = None if db is None else db + b
+        if not self.dW:
+            self.span_dx(0, self.steps)
+            self.span_dw(0, self.steps)
+        dW, db = BlasTasks.ordered_sum(self.dW), BlasTasks.ordered_sum(self.db)
         I = self.x.shape[2]
         dw_ih = dw_hh = None
         if self.want_ih and self.want_hh:
@@ -286,13 +290,9 @@ class RNNLayer(Function):
                     dh += gY[t]
                     dz = xp.multiply(dh, D[t], out=dZ[t])
                     dh = dz @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-                if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
-                    tasks.add(partial(grads.span_dw, t0, t1))
-                    tasks.add(partial(grads.span_dx, t0, t1))
+                grads.queue(tasks, t0, t1)  # Note [BLAS helper thread]
             if tasks is not None:
                 tasks.join_all()
-        if tasks is None:
-            grads.span(0, T)
         dx, dw_ih, dw_hh, db = grads.result()
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, (None if db is None else db.copy())
@@ -455,13 +455,9 @@ class LSTMLayer(Function):
                     xp.multiply(dh, Q[t], out=dZ[t, :, 3])
                     dc *= f[t]  # ∂C/∂c_{t−1}
                     dh = dZ[t].reshape(B, 4 * H) @ w_hh  # ∂C/∂h_{t−1} through the recurrence
-                if tasks is not None:  # Note [BLAS helper thread]: this span's gradients
-                    tasks.add(partial(grads.span_dw, t0, t1))
-                    tasks.add(partial(grads.span_dx, t0, t1))
+                grads.queue(tasks, t0, t1)  # Note [BLAS helper thread]
             if tasks is not None:
                 tasks.join_all()
-        if tasks is None:
-            grads.span(0, T)
         dx, dw_ih, dw_hh, db = grads.result()
         need = ctx.needs_input_grad
         return (

@@ -84,6 +84,31 @@ def _mm(a: Any, b: Any) -> Any:
 _BLOCKED_DX_MIN_BYTES = 16 << 20
 
 
+def _widen(gc: Any, out: Any) -> Any:
+    """G (O, n, Ho, Wo) on the 'wide' grid ``out`` (O, n, Ho, Wp) of col2im_wide: each row
+    padded with zeros to the padded input's width."""
+    wo = gc.shape[3]
+    out[..., :wo] = gc
+    out[..., wo:] = 0
+    return out
+
+
+def _dx_wide_block(
+    wt: Any,
+    gwide: Any,
+    channels: int,
+    padded_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    dilation: tuple[int, int],
+    out: Any = None,
+) -> Any:
+    """∂C/∂x_pad of a block of images, col2im(Wᵀ G) for groups == 1 and stride 1, from G on
+    the wide grid (O, n, Ho, Wp); ``out`` is an optional buffer for the columns Wᵀ G."""
+    o, n, out_h = gwide.shape[:3]
+    dcols = get_array_module(gwide).matmul(wt, gwide.reshape(o, -1), out=out)
+    return col2im_wide(dcols, channels, n, padded_hw, kernel, dilation, out_h)
+
+
 def _dx_wide_blocked(
     wt: Any,
     gwide: Any,
@@ -91,21 +116,22 @@ def _dx_wide_blocked(
     padded_hw: tuple[int, int],
     kernel: tuple[int, int],
     dilation: tuple[int, int],
-    out_h: int,
 ) -> Any:
     """∂C/∂x_pad = col2im(Wᵀ G) for groups == 1, stride 1, block by block of images (Note
     [blocked col2im]); ``gwide`` is G on the wide grid (O, N, Ho, Wp), ``wt`` is Wᵀ."""
     xp = get_array_module(gwide)
-    o, n = gwide.shape[:2]
+    n = gwide.shape[1]
     hp, wp = padded_hw
-    length = out_h * wp
+    length = gwide.shape[2] * wp
     nb = max(1, _BLOCK_BYTES // (wt.shape[0] * length * gwide.dtype.itemsize))
     out = xp.empty((channels, n, hp, wp), dtype=gwide.dtype)
     buf = xp.empty((wt.shape[0], nb * length), dtype=gwide.dtype)
     for s0 in range(0, n, nb):  # blocks of images, never single pixels
         s1 = min(n, s0 + nb)
-        dcols = xp.matmul(wt, gwide[:, s0:s1].reshape(o, -1), out=buf[:, : (s1 - s0) * length])
-        out[:, s0:s1] = col2im_wide(dcols, channels, s1 - s0, padded_hw, kernel, dilation, out_h)
+        cols = buf[:, : (s1 - s0) * length]
+        out[:, s0:s1] = _dx_wide_block(
+            wt, gwide[:, s0:s1], channels, padded_hw, kernel, dilation, cols
+        )
     return out
 
 
@@ -195,19 +221,17 @@ def _backward_in_tasks(
     wt = w.reshape(o, -1).T  # (C kh kw, O)
     length = ho * wo
     dxpad = xp.empty((c, n, hp, wp), dtype=gc.dtype)
-    parts: dict[int, Any] = {}
+    dw_parts: dict[int, Any] = {}
+    db_parts: dict[int, Any] = {}
 
     def dx_block(s0: int, s1: int) -> None:
-        gwide = xp.empty((o, s1 - s0, ho, wp), dtype=gc.dtype)  # rows padded to width Wp
-        gwide[..., :wo] = gc[:, s0:s1]
-        gwide[..., wo:] = 0
-        dcols = wt @ gwide.reshape(o, -1)
-        dxpad[:, s0:s1] = col2im_wide(dcols, c, s1 - s0, (hp, wp), (kh, kw), dilation, ho)
+        gwide = _widen(gc[:, s0:s1], xp.empty((o, s1 - s0, ho, wp), dtype=gc.dtype))
+        dxpad[:, s0:s1] = _dx_wide_block(wt, gwide, c, (hp, wp), (kh, kw), dilation)
 
     def dw_block(s0: int, s1: int) -> None:
         gb = gc[:, s0:s1].reshape(o, -1)  # a copy when g is NCHW (in cache for the GEMM)
-        dw = None if cols is None else gb @ cols[:, s0 * length : s1 * length].T
-        parts[s0] = (dw, gb.sum(axis=1) if need_b else None)
+        dw_parts[s0] = None if cols is None else gb @ cols[:, s0 * length : s1 * length].T
+        db_parts[s0] = gb.sum(axis=1) if need_b else None
 
     row_bytes = wt.shape[0] * gc.dtype.itemsize
     with kernels_inline(), single_thread_blas():  # Note [BLAS helper thread]
@@ -219,17 +243,9 @@ def _backward_in_tasks(
         for s0 in range(0, n, nb):
             tasks.add(partial(dx_block, s0, min(n, s0 + nb)))
         tasks.join_all()
-    gw = gb = None
-    blocks = sorted(parts)  # the sums over blocks, added in block order
-    if cols is not None:
-        gw = parts[blocks[0]][0]
-        for s0 in blocks[1:]:
-            gw += parts[s0][0]
+    gw, gb = BlasTasks.ordered_sum(dw_parts), BlasTasks.ordered_sum(db_parts)  # block order
+    if gw is not None:
         gw = gw.reshape(w.shape)
-    if need_b:
-        gb = parts[blocks[0]][1]
-        for s0 in blocks[1:]:
-            gb += parts[s0][1]
     return dxpad, gw, gb
 
 
@@ -394,12 +410,11 @@ class Conv2d(Function):
                 gwide = xp.empty((o, n, ho, wp), dtype=g.dtype)  # rows padded to width Wp
 
                 def widen(a: int, b: int) -> None:  # Note [intra-op threads]: images a..b
-                    gwide[:, a:b, :, :wo] = gc[:, a:b]
-                    gwide[:, a:b, :, wo:] = 0
+                    _widen(gc[:, a:b], gwide[:, a:b])
 
                 parallel_for(n, widen, 2 * gwide.nbytes, gwide)
                 if groups == 1 and k * gwide[0].nbytes > _BLOCKED_DX_MIN_BYTES:
-                    dxpad = _dx_wide_blocked(wt[0], gwide, c, (hp, wp), (kh, kw), (dh, dw), ho)
+                    dxpad = _dx_wide_blocked(wt[0], gwide, c, (hp, wp), (kh, kw), (dh, dw))
                 else:
                     dcols = _mm(wt, gwide.reshape(groups, og, -1)).reshape(groups * k, -1)
                     dxpad = col2im_wide(dcols, c, n, (hp, wp), (kh, kw), (dh, dw), ho)
