@@ -31,14 +31,24 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
-# OpenBLAS's idle worker threads spin for a while after each matrix product. In one process
-# that alternates NumPy and PyTorch work, those spinning threads hold the cores that PyTorch's
-# thread pool then needs: measured here, PyTorch's MLP step went from 2.3 ms to 4.8 ms and its
-# LeNet-5 step from 11.7 ms to 33 ms, which made chainrule look 2-3x better than it is. The
-# shortest spin (OPENBLAS_THREAD_TIMEOUT=4) makes the in-process comparison match what each
-# framework does in a process of its own. BENCH_OPENBLAS_SPIN=1 keeps OpenBLAS's default.
-if os.environ.get("BENCH_OPENBLAS_SPIN", "") in ("", "0"):
-    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+# OpenBLAS's idle worker threads spin for a while after each matrix product (2^28 cycles,
+# about 0.1 s here). In one process that alternates NumPy and PyTorch work, those spinning
+# threads hold the cores that PyTorch's pool then needs: measured here, PyTorch's MLP step
+# went from 2.3 ms to 4.8 ms and its LeNet-5 step from 11.7 ms to 33 ms, which made chainrule
+# look 2-3x better than it is. By default the one-process rows therefore set the shortest
+# spin (OPENBLAS_THREAD_TIMEOUT=4, BENCH_OPENBLAS_TIMEOUT=N sets another): the workers sleep
+# after every product, and each multi-threaded product pays their wake-up. That is not NumPy
+# as a user's process runs it (the hand-written NumPy MLP step: 1.3-1.6 ms with the default
+# spin, 2.0-2.5 ms with timeout 4), so the rows run in processes of their own (``run.py``'s
+# section ``process``) are also measured with OpenBLAS's default. BENCH_OPENBLAS_SPIN=1
+# keeps the default spin here too; rounds of different frameworks are then SETTLE_S seconds
+# apart (sleep, then one untimed call; see ``time_many``), longer than either library's
+# spin, so that one's spinning workers are asleep before the other is timed (measured:
+# PyTorch's MLP step 4.2 ms without the pause, 2.5-2.6 ms with it, 2.7-3.3 ms alone).
+SPIN = os.environ.get("BENCH_OPENBLAS_SPIN", "") not in ("", "0")
+if not SPIN:
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = os.environ.get("BENCH_OPENBLAS_TIMEOUT") or "4"
+SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "0.25" if SPIN else "0"))
 
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines of this workplace set them, because old
 # OpenBLAS builds crash or compute wrongly on their processors; they make a current NumPy pick
@@ -83,6 +93,7 @@ _clock = time.process_time if CLOCK_NAME == "cpu" else time.perf_counter
 __all__ = [
     "Case",
     "RESULTS_DIR",
+    "SETTLE_S",
     "Result",
     "THREADS",
     "blas_info",
@@ -156,11 +167,14 @@ def time_many(
     warmup: int = 3,
     round_s: float = 0.05,
     budget_s: float | None = None,
+    settle_s: float = 0.0,
 ) -> tuple[int, list[list[float]]]:
     """Time several callables doing the same work, round-robin: each round times ``number``
     back-to-back calls of every callable, and the order rotates from round to round so that
     load drift on a shared machine hits all of them alike. With ``budget_s``, slow cases get
-    fewer rounds (never fewer than 5) so that the rounds take about that long. Returns
+    fewer rounds (never fewer than 5) so that the rounds take about that long. With
+    ``settle_s``, each round sleeps that long and makes one untimed call first, so that the
+    previous callable's idle BLAS/OpenMP workers have stopped spinning (``SETTLE_S``). Returns
     ``number`` and, per callable, the per-call seconds of each round."""
     t0 = time.perf_counter()
     for _ in range(warmup):
@@ -178,6 +192,9 @@ def time_many(
     for r in range(repeat):
         for j in range(k):
             i = (j + r) % k
+            if settle_s > 0:
+                time.sleep(settle_s)
+                fns[i]()
             times[i].append(_round(fns[i], number))
     return number, times
 
@@ -278,6 +295,7 @@ def environment() -> dict[str, Any]:
         "openblas_coretype_found": CORETYPE_FOUND,
         "openblas_coretype_kept": CORETYPE_KEPT,
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+        "settle_s": SETTLE_S,
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),

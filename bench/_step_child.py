@@ -13,7 +13,8 @@ own, with its own defaults; this child measures that. Each step takes the next b
 60,000 images (as an epoch does, with no data loader, so only the step is timed).
 
 Threads as in ``_common.py``: ``BENCH_THREADS`` (default 2) for OpenMP/OpenBLAS and torch's
-intra-op pool, ``OPENBLAS_THREAD_TIMEOUT=4`` (short spin), coretype variables dropped.
+intra-op pool, coretype variables dropped, each library otherwise with its own defaults
+(OpenBLAS's idle workers spin as in any user's process; ``BENCH_OPENBLAS_TIMEOUT`` changes it).
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ each round, so load drift on a shared machine hits both alike) and each row repo
 median per-call time, the spread (interquartile range / median) and the ratio
 chainrule / PyTorch (< 1: chainrule is faster). Threads are pinned to 2 for both
 (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` before NumPy loads, ``torch.set_num_threads``;
-``BENCH_THREADS`` overrides); ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` are dropped for the
-benchmark (see ``_common.py``; ``BENCH_KEEP_CORETYPE=1`` keeps them) and the BLAS kernel in
-use is recorded.
+``BENCH_THREADS`` overrides); OpenBLAS's idle workers sleep at once
+(``OPENBLAS_THREAD_TIMEOUT=4``, so that they do not hold PyTorch's cores; the ``process``
+section also measures OpenBLAS's default; see ``_common.py``);
+``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` are dropped for the benchmark
+(``BENCH_KEEP_CORETYPE=1`` keeps them) and the BLAS kernel in use is recorded.
 
 Rows (float32):
 
@@ -51,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # _common pins the thread pools and the OpenBLAS kernel: import it before NumPy and torch
 from _common import (  # noqa: E402
     RESULTS_DIR,
+    SETTLE_S,
     THREADS,
     environment,
     summarize,
@@ -364,30 +367,59 @@ def rss_epoch(steps: int | None, max_seconds: float) -> dict[str, Any]:
 
 PROCESS_REPEATS = 5
 
+# The children of the process section: (label, framework, OpenBLAS idle-worker timeout or None
+# for OpenBLAS's default spin). Each child is otherwise a user's plain process (see
+# ``_step_child.py``); chainrule runs twice, with OpenBLAS as NumPy ships it and with the
+# short spin the one-process rows use, since its convolution and recurrent paths gain from the
+# second setting and its MLP from the first (see ``_common.py``).
+PROCESS_VARIANTS = (
+    ("chainrule", "chainrule", None),
+    ("chainrule, OPENBLAS_THREAD_TIMEOUT=4", "chainrule", "4"),
+    ("torch", "torch", None),
+)
+
+
+def _child_env(timeout: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)  # set in this process by _common
+    env.pop("BENCH_OPENBLAS_TIMEOUT", None)
+    env["BENCH_OPENBLAS_SPIN"] = "1" if timeout is None else "0"
+    if timeout is not None:
+        env["BENCH_OPENBLAS_TIMEOUT"] = timeout
+    return env
+
 
 def process_steps(repeats: int) -> list[dict[str, Any]]:
     """Median train-step times with each framework in a process of its own (see
-    ``_step_child.py``): ``repeats`` children per framework and model, alternating."""
+    ``_step_child.py``): ``repeats`` children per variant (``PROCESS_VARIANTS``) and model,
+    the order rotating from repeat to repeat."""
     child = Path(__file__).resolve().parent / "_step_child.py"
     rows = []
     for model, label, steps in (("mlp", "MLP 784-256-128-10", 400), ("lenet", "LeNet-5", 150)):
-        got: dict[str, list[float]] = {"chainrule": [], "torch": []}
+        got: dict[str, list[float]] = {v[0]: [] for v in PROCESS_VARIANTS}
+        k = len(PROCESS_VARIANTS)
         for i in range(repeats):
-            order = ("chainrule", "torch") if i % 2 == 0 else ("torch", "chainrule")
-            for fw in order:
+            for j in range(k):
+                name, fw, timeout = PROCESS_VARIANTS[(i + j) % k]
                 cmd = [sys.executable, str(child), fw, model, "--steps", str(steps)]
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                r = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=600, env=_child_env(timeout)
+                )
                 if r.returncode != 0:
                     raise RuntimeError(f"_step_child {fw} {model} failed: {r.stderr[-500:]}")
-                got[fw].append(json.loads(r.stdout.strip().splitlines()[-1])["median_s"])
+                got[name].append(json.loads(r.stdout.strip().splitlines()[-1])["median_s"])
         row: dict[str, Any] = {"name": f"{label} train step b128, own process", "model": model}
-        for fw, ts in got.items():
+        for name, ts in got.items():
             med, mn, spread = summarize(ts)
-            row[fw] = {"median_s": med, "min_s": mn, "spread": spread, "runs_s": ts}
-        row["ratio"] = row["chainrule"]["median_s"] / row["torch"]["median_s"]
+            row[name] = {"median_s": med, "min_s": mn, "spread": spread, "runs_s": ts}
+        t = row["torch"]["median_s"]
+        row["ratios"] = {v[0]: row[v[0]]["median_s"] / t for v in PROCESS_VARIANTS[:-1]}
+        row["ratio"] = row["ratios"]["chainrule"]
         print(
-            f"  {row['name']:<40} chainrule {fmt_s(row['chainrule']['median_s']):>10}  "
-            f"torch {fmt_s(row['torch']['median_s']):>10}  ratio {row['ratio']:.2f}",
+            f"  {row['name']:<40} "
+            + "  ".join(f"{n} {fmt_s(row[n]['median_s'])}" for n in got)
+            + "  ratios "
+            + ", ".join(f"{x:.2f}" for x in row["ratios"].values()),
             flush=True,
         )
         rows.append(row)
@@ -398,20 +430,25 @@ def process_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         f"Train steps with each framework in a process of its own (median over {PROCESS_REPEATS} "
-        "child processes per framework, alternating, of each child's median step; a new batch "
-        "each step; spread = IQR / median over the children):",
+        "child processes per variant, the order rotating, of each child's median step; a new "
+        "batch each step; spread = IQR / median over the children). Each child has its "
+        "library's defaults (OpenBLAS's idle workers spin), and chainrule runs a second time "
+        "with OPENBLAS_THREAD_TIMEOUT=4, the one-process rows' setting:",
         "",
-        "| row | chainrule (spread) | PyTorch (spread) | ratio | each child's median, chainrule "
-        "| each child's median, PyTorch |",
-        "|---|---:|---:|---:|---|---|",
+        "| row | " + " | ".join(f"{v[0]} (spread)" for v in PROCESS_VARIANTS) + " | ratio "
+        "| ratio, timeout 4 | each child's median: "
+        + "; ".join(v[0] for v in PROCESS_VARIANTS)
+        + " |",
+        "|---|" + "---:|" * (len(PROCESS_VARIANTS) + 2) + "---|",
     ]
     for r in rows:
-        c, t = r["chainrule"], r["torch"]
+        cells = [
+            f"{fmt_s(r[v[0]]['median_s'])} ({r[v[0]]['spread']:.0%})" for v in PROCESS_VARIANTS
+        ]
+        runs = "; ".join(", ".join(fmt_s(x) for x in r[v[0]]["runs_s"]) for v in PROCESS_VARIANTS)
+        ratios = list(r["ratios"].values())
         lines.append(
-            f"| {r['name']} | {fmt_s(c['median_s'])} ({c['spread']:.0%}) "
-            f"| {fmt_s(t['median_s'])} ({t['spread']:.0%}) | {r['ratio']:.2f} "
-            f"| {', '.join(fmt_s(x) for x in c['runs_s'])} "
-            f"| {', '.join(fmt_s(x) for x in t['runs_s'])} |"
+            f"| {r['name']} | {' | '.join(cells)} | {ratios[0]:.2f} | {ratios[1]:.2f} | {runs} |"
         )
     return lines + [""]
 
@@ -431,8 +468,14 @@ def measure(rows: list[Row], repeat: int, sgemm: dict) -> list[dict]:
     results = []
     for row in rows:
         names = [f for f in FW if f in row.fns]
+        # the engine rows' 4x4 tensors start no BLAS or OpenMP workers: nothing to settle
+        settle = 0.0 if row.section == "engine" else SETTLE_S
         number, times = time_many(
-            [row.fns[f] for f in names], repeat=repeat, warmup=2, budget_s=ROW_BUDGET_S
+            [row.fns[f] for f in names],
+            repeat=repeat,
+            warmup=2,
+            budget_s=ROW_BUDGET_S,
+            settle_s=settle,
         )
         res: dict[str, Any] = {
             "section": row.section,
@@ -534,7 +577,8 @@ def table(results: list[dict], rss: dict[str, Any] | None, env: dict[str, Any]) 
         f"numpy {env['numpy']} ({blas.get('internal_api')} {blas.get('version')}, kernel "
         f"{blas.get('architecture')}, {blas.get('num_threads')} threads; OPENBLAS_CORETYPE "
         f"{coretype}; OPENBLAS_THREAD_TIMEOUT {env.get('openblas_thread_timeout') or 'default'}"
-        f"), torch {env['torch']} ({env['torch_threads']} threads), "
+        f"; {env.get('settle_s', 0):g} s settle between frameworks), "
+        f"torch {env['torch']} ({env['torch_threads']} threads), "
         f"{env['cpu_count']} CPUs, clock: "
         f"{'process CPU time' if env.get('clock') == 'cpu' else 'wall'}, "
         f"load average {env['loadavg_start'][0]:.1f} at start, "
