@@ -38,9 +38,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # look 2-3x better than it is. By default the one-process rows therefore set the shortest
 # spin (OPENBLAS_THREAD_TIMEOUT=4, BENCH_OPENBLAS_TIMEOUT=N sets another): the workers sleep
 # after every product, and each multi-threaded product pays their wake-up. That is not NumPy
-# as a user's process runs it (the hand-written NumPy MLP step: 1.3-1.6 ms with the default
-# spin, 2.0-2.5 ms with timeout 4), so the rows run in processes of their own (``run.py``'s
-# section ``process``) are also measured with OpenBLAS's default. BENCH_OPENBLAS_SPIN=1
+# as a user's process runs it (the hand-written NumPy MLP step, four pairs of processes:
+# 1.3-2.2 ms with the default spin, 2.0-3.1 ms with timeout 4, slower in every pair), so
+# the rows run in processes of their own (``run.py``'s section ``process``) are also
+# measured with OpenBLAS's default. BENCH_OPENBLAS_SPIN=1
 # keeps the default spin here too; rounds of different frameworks are then SETTLE_S seconds
 # apart (sleep, then one untimed call; see ``time_many``), longer than either library's
 # spin, so that one's spinning workers are asleep before the other is timed (measured:
