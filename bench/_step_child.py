@@ -13,8 +13,9 @@ own, with its own defaults; this child measures that. Each step takes the next b
 60,000 images (as an epoch does, with no data loader, so only the step is timed).
 
 Threads as in ``_common.py``: ``BENCH_THREADS`` (default 2) for OpenMP/OpenBLAS and torch's
-intra-op pool, coretype variables dropped, each library otherwise with its own defaults
-(OpenBLAS's idle workers spin as in any user's process; ``BENCH_OPENBLAS_TIMEOUT`` changes it).
+intra-op pool, coretype variables dropped. OpenBLAS's idle-worker setting is ``_common.py``'s:
+``run.py`` sets it per child (``PROCESS_VARIANTS``: OpenBLAS's default spin, as in any user's
+process, and timeout 4); run alone, the child has timeout 4 unless ``BENCH_OPENBLAS_SPIN=1``.
 """
 
 from __future__ import annotations
