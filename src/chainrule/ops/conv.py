@@ -33,6 +33,7 @@ from chainrule.backend import (
     parallel_for,
     single_thread_blas,
 )
+from chainrule.ops._blas_sums import row_sums
 from chainrule.ops._im2col import (
     PADDING_MODES,
     check_positive_output,
@@ -231,7 +232,7 @@ def _backward_in_tasks(
     def dw_block(s0: int, s1: int) -> None:
         gb = gc[:, s0:s1].reshape(o, -1)  # a copy when g is NCHW (in cache for the GEMM)
         dw_parts[s0] = None if cols is None else gb @ cols[:, s0 * length : s1 * length].T
-        db_parts[s0] = gb.sum(axis=1) if need_b else None
+        db_parts[s0] = row_sums(gb) if need_b else None
 
     row_bytes = wt.shape[0] * gc.dtype.itemsize
     with kernels_inline(), single_thread_blas():  # Note [BLAS helper thread]
@@ -395,7 +396,7 @@ class Conv2d(Function):
             return _squeeze_1d(ctx.one_d, gx, gw, gb)
         g2 = gc.reshape(o, n * ho * wo)  # a copy when g is NCHW
         if need_b:
-            gb = g2.sum(axis=1)
+            gb = row_sums(g2)  # Note [sums as products with ones]
         if need_w:
             gw = _mm(g2.reshape(groups, og, -1), cols.reshape(groups, k, -1).transpose(0, 2, 1))
             gw = gw.reshape(o, cg, kh, kw)

@@ -19,6 +19,7 @@ from typing import Any
 
 from chainrule.autograd.function import Function
 from chainrule.backend import get_array_module
+from chainrule.ops._blas_sums import row_sums
 from chainrule.ops._im2col import check_positive_output, col2im, im2col, tuple_arg
 from chainrule.ops.conv import _mm, check_dtypes, check_input_channels, check_input_rank
 from chainrule.tensor import Tensor
@@ -78,7 +79,7 @@ class ConvTranspose2d(Function):
         gc = g.transpose(1, 0, 2, 3)
         gx = gw = gb = None
         if need_b:
-            gb = gc.reshape(o, -1).sum(axis=1)
+            gb = row_sums(gc.reshape(o, -1))  # Note [sums as products with ones]
         if need_x or need_w:
             gfull = xp.zeros((o, n, hb, wb), dtype=g.dtype)
             gfull[:, :, ph : ph + ho, pw : pw + wo] = gc
