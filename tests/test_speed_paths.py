@@ -324,3 +324,39 @@ def test_backward_writing_into_the_root_gradient_is_an_error():
     with pytest.raises(ValueError, match="read-only"):
         _WritesUpstream.apply(x).backward(u)
     np.testing.assert_array_equal(u, np.ones(3))
+
+
+# ---- Note [sums as products with ones] ----
+@pytest.mark.parametrize(
+    "shape, dtype, view",
+    [
+        ((6, 100352), np.float32, "plain"),  # a conv's bias gradient (LeNet-5's conv1)
+        ((32, 12800), np.float64, "plain"),
+        ((4, 3, 500), np.float32, "plain"),  # stacked rows (batch norm's NCHW sums)
+        ((64, 300), np.float32, "columns"),  # rows not contiguous: NumPy's sum
+        ((8, 1000), np.float16, "plain"),  # half precision: NumPy's sum
+        ((5, 0), np.float32, "plain"),  # empty rows sum to 0
+    ],
+)
+def test_row_sums_match_numpy_sum(shape, dtype, view):
+    from chainrule.ops._blas_sums import row_sums
+
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(shape) + 3).astype(dtype)  # an offset, as activations have
+    if view == "columns":
+        a = a.T.copy().T  # F-ordered: the last axis has a stride of a whole column
+    got = row_sums(a)
+    want = a.astype(np.float64).sum(axis=-1)
+    assert got.dtype == a.dtype and got.shape == shape[:-1]
+    tol = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol)
+
+
+def test_batch_norm_statistics_stable_with_a_large_offset():
+    # the BLAS sums feed the mean; the variance is still the two-pass Σ (x − μ)²
+    rng = np.random.default_rng(1)
+    x = (1e4 + rng.standard_normal((64, 3, 10, 10))).astype(np.float32)
+    out = cr.nn.functional.batch_norm(cr.tensor(x), None, None, training=True)
+    ref = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, training=True)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=0, atol=2e-3)
+    assert abs(float(out.numpy().std()) - 1.0) < 1e-3
