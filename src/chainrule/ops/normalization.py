@@ -84,7 +84,7 @@ def _per_channel(v: Any, x3: Any) -> Any:
     """``v`` (one value per channel of the (P, C, Q) chunk ``x3``) in a form that broadcasts
     against ``x3`` (Note [per-channel operands as blocks])."""
     c, q = x3.shape[1], x3.shape[2]
-    if x3.shape[0] == 1 or c * q * x3.itemsize > _BLOCK_MAX_BYTES:
+    if x3.shape[0] == 1 or q == 1 or c * q * x3.itemsize > _BLOCK_MAX_BYTES:
         return v[:, None]
     block = get_array_module(x3).empty((c, q), dtype=x3.dtype)
     block[...] = v[:, None]
@@ -97,6 +97,8 @@ def _sum_pq(a3: Any, row: int) -> Any:
     products with ones], ~3x faster than NumPy's ``sum`` over two strided axes, measured on
     (128, 16, 784): 0.13 vs 0.40 ms), then those row sums by NumPy's pairwise ``sum``."""
     p, c, q = a3.shape
+    if q == 1:  # (N, C) input: column sums, which NumPy adds row by row
+        return a3[:, :, 0].sum(axis=0)
     if p == 1 and row < q:  # CNHW: each channel is one run of N·H·W values
         return row_sums(a3.reshape(c, q // row, row)).sum(axis=1)
     return row_sums(a3).sum(axis=0)
