@@ -240,9 +240,13 @@ def test_output_layout_is_a_view_without_transpose_copy():
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-def test_blocked_inference_path_matches_pytorch(groups):
+def test_blocked_inference_path_matches_pytorch(groups, monkeypatch):
     """Note [blocked im2col]: a large batch under no_grad goes through in cache-sized blocks
     (the last one partial); it must equal PyTorch and the unblocked training path."""
+    from chainrule.ops import conv as conv_ops
+
+    # blocks of 16 images whatever the OpenBLAS setting (8 MiB blocks where its workers sleep)
+    monkeypatch.setattr(conv_ops, "_INFER_BLOCK_BYTES", 4 * 25 * 144 * 4 * 16)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((203, 4, 12, 12)).astype(np.float32)  # ~10 MB of columns
     conv = cr.nn.Conv2d(4, 6, 5, padding=2, groups=groups)

@@ -28,6 +28,7 @@ __all__ = [
     "Array",
     "BlasTasks",
     "as_strided",
+    "blas_workers_sleep",
     "cupy_available",
     "errstate",
     "get_array_module",
@@ -377,6 +378,14 @@ def _find_openblas_local_setter() -> Callable[[int], int] | None:
 
 # set only where OpenBLAS's workers sleep between small products (see the Note)
 _blas_set_local = _find_openblas_local_setter() if _openblas_workers_sleep() else None
+
+
+def blas_workers_sleep() -> bool:
+    """Whether OpenBLAS's idle workers sleep between products (``OPENBLAS_THREAD_TIMEOUT``
+    below 18, and OpenBLAS's thread-count setter found), so that chainrule's own threads get
+    the cores right after a product; with OpenBLAS's default the workers spin on them for
+    ~0.1 s (Note [small products on one BLAS thread])."""
+    return _blas_set_local is not None
 
 
 class single_thread_blas:  # noqa: N801 - used like a function, as a context manager

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from chainrule.autograd.function import Function
 from chainrule.backend import (
     BlasTasks,
+    blas_workers_sleep,
     get_array_module,
     kernels_inline,
     parallel_for,
@@ -51,6 +52,14 @@ from chainrule.tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 _BLOCK_BYTES = 2 << 20  # Note [blocked im2col]: im2col blocks sized to stay in cache
+
+# Note [blocked im2col], continued: a block below 2 MiB is copied by one thread (it is under
+# the intra-op pool's threshold). Where OpenBLAS's workers sleep between products, blocks of
+# 8 MiB let the pool's two threads do the copy, and LeNet-5's inference at batch 1000 took
+# 46-49 instead of 63-65 ms (2 threads, 4 rounds each, alternating in one process; 32 MiB:
+# 58-76 ms). With OpenBLAS's default spin its workers hold the second core after each
+# product, and 8 MiB blocks measured 65-71 against 60-65 ms: there the blocks stay at 2 MiB.
+_INFER_BLOCK_BYTES = (8 << 20) if blas_workers_sleep() else _BLOCK_BYTES
 
 # The stride-1 'wide' col2im pays (Wp/Wo - 1) extra GEMM work to turn N*C*Ho short row
 # additions into a few long ones; that wins while rows are short (measured: 14- and 28-wide
@@ -325,7 +334,7 @@ class Conv2d(Function):
             cols, y = _forward_in_tasks(
                 tasks, xpad, w3[0], b, (kh, kw), (sh, sw), (dh, dw), (ho, wo)
             )
-        elif need_w or per_image * n <= 2 * _BLOCK_BYTES or pointwise:
+        elif need_w or per_image * n <= 2 * _INFER_BLOCK_BYTES or pointwise:
             cols = im2col(xpad, (kh, kw), (sh, sw), (dh, dw), (ho, wo))  # (C*kh*kw, N*Ho*Wo)
             y = _mm(w3, cols.reshape(groups, k, -1)).reshape(o, n * length)
             if b is not None:  # y is fresh: the bias is added in place
@@ -340,7 +349,7 @@ class Conv2d(Function):
             cols = None
             xp = get_array_module(x)
             y = xp.empty((o, n * length), dtype=x.dtype)
-            nb = max(1, _BLOCK_BYTES // per_image)
+            nb = max(1, _INFER_BLOCK_BYTES // per_image)
             buf = xp.empty((c * kh * kw, nb * length), dtype=x.dtype)
             for s0 in range(0, n, nb):  # blocks of images, never single pixels
                 s1 = min(n, s0 + nb)
