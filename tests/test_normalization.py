@@ -275,3 +275,18 @@ def test_float32_stays_float32_and_keeps_layout():
     assert y.data.transpose(1, 0, 2, 3).flags.c_contiguous
     y.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 5), (0, 3, 4, 4)])
+def test_eval_on_an_empty_batch_gives_an_empty_output(shape):
+    """As in PyTorch: a batch of 0 samples in eval mode is normalised to 0 samples (and its
+    gradient is empty); training on it is an error (no statistics to take)."""
+    layer = (cr.nn.BatchNorm2d if len(shape) == 4 else cr.nn.BatchNorm1d)(3)
+    layer.eval()
+    x = cr.zeros(*shape, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.shape == shape and x.grad.shape == shape
+    layer.train()
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        layer(cr.zeros(*shape))

@@ -31,6 +31,7 @@ forward keeps :math:`x - \mu` only and each pass is one NumPy kernel.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule.autograd.function import Function
@@ -47,10 +48,11 @@ def _channel_view(x: Any) -> Any:
     n, c = x.shape[0], x.shape[1]
     if x.ndim == 2:
         return x[:, :, None]
+    q = math.prod(x.shape[2:])  # not -1: an empty batch (eval) has no size to infer from
     t = x.swapaxes(0, 1)
     if t.flags.c_contiguous and not x.flags.c_contiguous:
-        return t.reshape(1, c, -1)
-    return x.reshape(n, c, -1)
+        return t.reshape(1, c, n * q)
+    return x.reshape(n, c, q)
 
 
 def _from_channel_view(y3: Any, shape: tuple[int, ...]) -> Any:
@@ -118,7 +120,7 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         x3 = _channel_view(x)
         m = x3.shape[0] * x3.shape[2]
-        row = m // x.shape[0]  # values per image and channel (H·W)
+        row = math.prod(x.shape[2:])  # values per image and channel (H·W)
         ctx.use_batch_stats = use_batch_stats
         ctx.m, ctx.row = m, row
         if use_batch_stats:
